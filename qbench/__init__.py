@@ -1,0 +1,3 @@
+"""qbench: a benchmark harness for quantum and classical combinatorial optimization."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,133 @@
+"""``python -m qbench``: run, list, instances.
+
+``run`` hands its arguments to Hydra (overrides, ``-m`` for multirun, ``--cfg job``); before
+that, the overrides are checked with Hydra's compose API so that a typo gives one line, not a
+stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from qbench.errors import QbenchError
+
+PROG = "python -m qbench"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        _run(argv[1:])
+        return
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        sys.exit(2)
+    try:
+        code = args.handler(args)
+    except QbenchError as exc:
+        _fail(exc)
+    sys.exit(code or 0)
+
+
+def _fail(exc: BaseException) -> None:
+    print(f"qbench: error: {exc}", file=sys.stderr)
+    if os.environ.get("QBENCH_DEBUG"):
+        raise exc
+    sys.exit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Quantum and classical optimization benchmarks.")
+    sub = parser.add_subparsers(metavar="COMMAND")
+    sub.add_parser("run", help="run one configuration (Hydra overrides follow; -m for a sweep)")
+
+    p = sub.add_parser("list", help="problems, solvers, backends, formulations, shipped instances")
+    p.set_defaults(handler=_cmd_list)
+
+    p = sub.add_parser("instances", help="list, fetch or verify named benchmark instances")
+    isub = p.add_subparsers(metavar="ACTION", required=True)
+    f = isub.add_parser("fetch", help="download instances into the cache, verifying sha256")
+    f.add_argument("names", nargs="*", help="instance names (or KIND/NAME)")
+    f.add_argument("--all", action="store_true", help="every instance in the manifests")
+    f.add_argument("--mirror", default=os.environ.get("QBENCH_MIRROR"),
+                   help="base URL serving KIND/FILE instead of the source URLs")
+    f.set_defaults(handler=_cmd_fetch)
+    v = isub.add_parser("list", help="every named instance and where it is available")
+    v.set_defaults(handler=_cmd_instances_list)
+    return parser
+
+
+def _run(overrides: list[str]) -> None:
+    from qbench.overrides import validate_overrides
+
+    try:
+        validate_overrides(overrides)
+    except QbenchError as exc:
+        _fail(exc)
+    from qbench.app import run_job
+
+    logging.getLogger("qiskit").setLevel(logging.WARNING)
+    sys.argv = [f"{PROG} run", *overrides]
+    run_job()
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from qbench import instances, registry
+
+    for group in ("problem", "solver", "backend", "formulation"):
+        print(f"{group}s: {', '.join(registry.choices(group))}")
+    print("\nshipped instances (available = found in QBENCH_INSTANCES or the cache):")
+    for kind in registry.choices("problem"):
+        family = registry.problem_family(kind)
+        entries = instances.manifest(kind).values()
+        print(f"  {kind} - {family.description}")
+        for entry in entries:
+            where = "available" if instances.locate(entry, verify=False) else "not fetched"
+            ref = "-" if entry.reference is None else entry.reference
+            if isinstance(ref, dict):
+                ref = f"{len(ref)} settings"
+            print(f"    {entry.name:<34} ref {ref!s:<14} {where}")
+    return 0
+
+
+def _select(names: list[str], everything: bool):
+    from qbench import instances
+
+    entries = instances.all_entries()
+    if everything:
+        return entries
+    if not names:
+        raise QbenchError("name instances to fetch, or pass --all")
+    chosen = []
+    for name in names:
+        kind, _, short = name.rpartition("/")
+        found = [e for e in entries if e.name == short and (not kind or e.kind == kind)]
+        if not found:
+            raise QbenchError(f"unknown instance {name!r}; see `{PROG} instances list`")
+        chosen.extend(found)
+    return chosen
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from qbench import instances
+
+    entries = _select(args.names, args.all)
+    for i, entry in enumerate(entries, 1):
+        directory = instances.fetch(entry, mirror=args.mirror)
+        print(f"[{i}/{len(entries)}] {entry.kind}/{entry.name}: {directory}", flush=True)
+    return 0
+
+
+def _cmd_instances_list(args: argparse.Namespace) -> int:
+    from qbench import instances
+
+    for entry in instances.all_entries():
+        where = instances.locate(entry, verify=False)
+        print(f"{entry.kind:<9} {entry.name:<34} {where or 'not fetched'}")
+    return 0

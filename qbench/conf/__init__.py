@@ -1,0 +1,1 @@
+"""Hydra configuration (config groups mirror the code: problem, solver, backend, formulation)."""

@@ -1,0 +1,36 @@
+"""User-facing errors.
+
+Everything a user can cause (a bad config value, a malformed file, an unknown name) raises a
+subclass of :class:`QbenchError`. The CLI prints such an error as one line and exits with status 2;
+anything else is a bug and keeps its traceback in the run record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class QbenchError(Exception):
+    """An error caused by the user's input or configuration; its message is one line."""
+
+
+class ConfigError(QbenchError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+class InputFileError(QbenchError):
+    """A data file is malformed; the message names the file and, where known, the line."""
+
+    def __init__(self, path: str | Path, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {message}")
+        self.path = Path(path)
+        self.line = line
+
+
+class InstanceNotFoundError(QbenchError):
+    """A named instance is neither known, nor present locally or in the download cache."""
+
+
+class ResourceLimitError(QbenchError):
+    """A run would exceed a resource limit (memory, variable count) and was refused up front."""

@@ -1,0 +1,163 @@
+"""Run one configuration end to end and produce its record.
+
+build the instance -> build formulation and solver -> solve -> evaluate natively -> record.
+Every failure ends in a record too: ``status="error"`` with a one-line reason (user errors) or
+the exception and its traceback (bugs). Nothing here prints; the CLI does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from qbench import registry
+from qbench.errors import QbenchError
+from qbench.params import to_plain
+from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
+from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
+from qbench.solver import SolveContext, Solver, SolverResult
+
+log = logging.getLogger(__name__)
+
+
+def new_record(config: dict[str, Any]) -> RunRecord:
+    """A record holding the run's identity, before anything has run."""
+    problem = config.get("problem", {})
+    return RunRecord(
+        key=config_key(config),
+        problem=str(problem.get("name")),
+        instance=str(problem.get("instance") or "generated"),
+        formulation=str(config.get("formulation", {}).get("name")),
+        solver=str(config.get("solver", {}).get("name")),
+        backend=config.get("backend", {}).get("name") if config.get("backend") else None,
+        seed=int(config.get("seed", 0)),
+        config=config,
+        versions=package_versions(),
+        git_revision=git_revision(),
+        created=now_utc(),
+    )
+
+
+def execute(cfg: Mapping[str, Any]) -> RunRecord:
+    """Run the configuration ``cfg`` (a resolved Hydra config) and return its record."""
+    config = to_plain(cfg)
+    record = new_record(config)
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        _run(config, record, times)
+    except QbenchError as exc:
+        record.status, record.error = "error", str(exc)
+    except Exception as exc:  # a bug: keep everything needed to find it
+        record.status = "error"
+        record.error = f"{type(exc).__name__}: {exc}"
+        record.error_traceback = traceback.format_exc()
+        log.debug("run failed", exc_info=True)
+    times["total"] = time.perf_counter() - started
+    record.times = {k: round(v, 6) for k, v in times.items()}
+    return record
+
+
+def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> None:
+    with _timed(times, "build"):
+        formulation = registry.build_component(config["formulation"], "formulation")
+        solver: Solver = registry.build_component(config["solver"], "solver")
+        problem = registry.build_problem(config["problem"])
+    with _timed(times, "reference"):
+        problem = with_proven_reference(problem, config.get("reference", {}))
+    record.instance = problem.name
+    record.instance_hash = problem.content_hash()
+    record.instance_description = problem.describe()
+    record.sense = problem.sense
+    record.reference = problem.reference.value
+    record.reference_source = problem.reference.source
+    record.reference_proven = problem.reference.proven
+    size = problem.size()
+    record.variables, record.constraints = size["variables"], size["constraints"]
+
+    backend_cfg = config.get("backend")
+    ctx = SolveContext(
+        problem=problem,
+        formulation=formulation,
+        seed=record.seed,
+        progress=bool(config.get("progress", False)),
+        backend_factory=(lambda: registry.build_component(backend_cfg, "backend")) if backend_cfg else None,
+    )
+    if not solver.uses_qubo:
+        record.backend = None
+    with _timed(times, "solve"):
+        result: SolverResult = solver.solve(ctx)
+    times.update(ctx.timings)
+    times.update(result.timings)
+    if "formulate" in ctx.timings:
+        times["solve"] -= ctx.timings["formulate"]
+    record.qubits = result.qubits
+    record.solver_status = result.status
+    record.dual_bound = result.dual_bound
+    record.solver_info = result.info
+    record.qubo_variables = _qubo_size(ctx)
+    if result.x is None:
+        record.feasible = False
+        return
+    with _timed(times, "evaluate"):
+        record_evaluation(record, problem, result.x)
+
+
+def with_proven_reference(problem: Problem, settings: Mapping[str, Any]) -> Problem:
+    """Give an instance without a reference one proven by SCIP, when SCIP proves it in time.
+
+    Generated instances have no published optimum; without one no gap can be reported. The
+    reference is kept only if SCIP proves optimality within ``settings.time_limit`` seconds.
+    """
+    if problem.reference.value is not None or not settings.get("solve", False):
+        return problem
+    from solvers.scip import ScipParams, solve_mip
+
+    result = solve_mip(problem, ScipParams(time_limit=float(settings.get("time_limit", 10.0))))
+    if result.status != "optimal" or result.primal is None:
+        return problem
+    reference = Reference(result.primal, "SCIP (proven optimal)", proven=True)
+    return dataclasses.replace(problem, reference=reference)
+
+
+def record_evaluation(record: RunRecord, problem: Problem, x: np.ndarray) -> None:
+    """Fill the quality fields of ``record`` from the native evaluation of ``x``."""
+    evaluation = problem.evaluate(np.asarray(x))
+    record.solution = [int(v) for v in np.asarray(x).round().astype(int)]
+    record.objective = evaluation.objective
+    record.feasible = evaluation.feasible
+    record.violation = evaluation.violation
+    if evaluation.feasible:
+        record.gap = optimality_gap(evaluation.objective, problem.reference.value, problem.sense)
+        record.approximation_ratio = approximation_ratio(
+            evaluation.objective, problem.reference.value, problem.sense
+        )
+
+
+def _qubo_size(ctx: SolveContext) -> int | None:
+    """Size of the formulation's QUBO, for comparing classical runs by qubits they would need."""
+    if ctx.has_encoding:
+        return ctx.encoding().qubits
+    try:
+        return ctx.encoding().qubits
+    except QbenchError:
+        return None
+
+
+class _timed:
+    """Accumulate the wall time of a block into ``times[name]``."""
+
+    def __init__(self, times: dict[str, float], name: str) -> None:
+        self.times, self.name = times, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.times[self.name] = self.times.get(self.name, 0.0) + time.perf_counter() - self.start

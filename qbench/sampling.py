@@ -1,0 +1,87 @@
+"""Choosing the answer from a distribution of sampled QUBO assignments.
+
+Every sampling method (annealing reads, measured shots, an exact final distribution) ends
+here, so they are all judged alike: each distinct sample is decoded and evaluated natively; the
+answer is the best feasible one by native objective (ties: the more probable), or, when no
+sample is feasible, the lowest-energy one. The probabilities of drawing a feasible and an
+optimal solution are recorded, as is what the lowest-energy sample alone would have given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qbench.solver import SolveContext
+
+
+@dataclass(frozen=True)
+class Answer:
+    x: np.ndarray
+    bits: np.ndarray
+    energy: float
+    feasible_probability: float
+    optimal_probability: float | None
+    distinct_samples: int
+    lowest_energy: float
+    lowest_energy_feasible: bool
+    lowest_energy_objective: float
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "answer_bitstring": "".join(map(str, self.bits[::-1].tolist())),
+            "answer_energy": self.energy,
+            "feasible_probability": self.feasible_probability,
+            "optimal_probability": self.optimal_probability,
+            "distinct_samples": self.distinct_samples,
+            "lowest_energy": self.lowest_energy,
+            "lowest_energy_feasible": self.lowest_energy_feasible,
+            "lowest_energy_objective": self.lowest_energy_objective,
+        }
+
+
+def is_optimal(objective: float, reference: float | None) -> bool:
+    if reference is None:
+        return False
+    return abs(objective - reference) <= 1e-9 * max(1.0, abs(reference))
+
+
+def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray) -> Answer:
+    """Pick the answer from samples ``bits`` (one assignment per row) with their probabilities."""
+    encoding, problem = ctx.encoding(), ctx.problem
+    bits = np.asarray(bits, dtype=np.int8)
+    unique, inverse = np.unique(bits, axis=0, return_inverse=True)
+    probs = np.bincount(inverse.ravel(), weights=np.asarray(probabilities, float), minlength=len(unique))
+    energies = encoding.qubo.energies(unique)
+    reference = problem.reference.value
+    sign = 1.0 if problem.sense == "max" else -1.0
+
+    feasible_p = optimal_p = 0.0
+    best: tuple | None = None
+    evaluations = []
+    for k in range(len(unique)):
+        x = encoding.decode(unique[k])
+        ev = problem.evaluate(x)
+        evaluations.append((x, ev))
+        if ev.feasible:
+            feasible_p += probs[k]
+            if is_optimal(ev.objective, reference):
+                optimal_p += probs[k]
+            rank = (sign * ev.objective, probs[k], -energies[k])
+            if best is None or rank > best[0]:
+                best = (rank, k)
+    lowest = int(np.argmin(energies))
+    chosen = best[1] if best is not None else lowest
+    return Answer(
+        x=evaluations[chosen][0],
+        bits=unique[chosen],
+        energy=float(energies[chosen]),
+        feasible_probability=float(feasible_p),
+        optimal_probability=float(optimal_p) if reference is not None else None,
+        distinct_samples=int(len(unique)),
+        lowest_energy=float(energies[lowest]),
+        lowest_energy_feasible=bool(evaluations[lowest][1].feasible),
+        lowest_energy_objective=float(evaluations[lowest][1].objective),
+    )

@@ -1,0 +1,97 @@
+"""The solver interface: one class per solver, one entry point, ``solve(context)``.
+
+A solver gets a :class:`SolveContext` (the problem, the formulation, the backend, the seed) and
+returns a :class:`SolverResult` whose ``x`` is the problem's own decision vector; the runner, not
+the solver, evaluates it, so every solver is judged by the same code.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from qbench.formulations.base import Encoding, Formulation
+from qbench.problem import Problem
+
+
+@dataclass
+class SolverResult:
+    """What a solver found.
+
+    ``x``: the problem's decision vector (``None`` if nothing was found); ``status``: the
+    solver's own verdict (``optimal``, ``time_limit``, ``heuristic``, ``infeasible``, ...);
+    ``qubits``: qubits the method used (``None`` for classical methods); ``dual_bound``: a bound
+    on the optimum in the problem's native units, where the method proves one; ``info``:
+    method-specific facts for the record (traces, probabilities, circuit metrics); ``timings``:
+    seconds per phase, merged into the record's time breakdown.
+    """
+
+    x: np.ndarray | None
+    status: str
+    qubits: int | None = None
+    dual_bound: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SolveContext:
+    """Everything a solver may use; the encoding and the backend are built on first use."""
+
+    problem: Problem
+    formulation: Formulation
+    seed: int = 0
+    progress: bool = False
+    backend_factory: Callable[[], Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    _encoding: Encoding | None = field(default=None, init=False, repr=False)
+    _backend: Any = field(default=None, init=False, repr=False)
+
+    def encoding(self) -> Encoding:
+        """The problem's QUBO under the configured formulation (built once, timed as ``formulate``)."""
+        if self._encoding is None:
+            start = time.perf_counter()
+            self._encoding = self.formulation.encode(self.problem)
+            self.timings["formulate"] = time.perf_counter() - start
+        return self._encoding
+
+    @property
+    def has_encoding(self) -> bool:
+        return self._encoding is not None
+
+    def backend(self) -> Any:
+        """The configured execution backend (quantum solvers only)."""
+        if self._backend is None:
+            if self.backend_factory is None:
+                raise RuntimeError("this run has no backend configured")
+            self._backend = self.backend_factory()
+        return self._backend
+
+    @property
+    def backend_in_use(self) -> Any:
+        return self._backend
+
+    def rng(self) -> np.random.Generator:
+        """A fresh generator seeded from the run seed (same seed, same stream)."""
+        return np.random.default_rng(self.seed)
+
+
+class Solver(ABC):
+    """Base class of every solver; ``Params`` is its validated parameter dataclass."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type]
+    #: Whether the solver works on the formulation's QUBO (and so has a qubit count).
+    uses_qubo: ClassVar[bool] = True
+
+    def __init__(self, params: Any = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    @abstractmethod
+    def solve(self, ctx: SolveContext) -> SolverResult:
+        """Solve ``ctx.problem`` and return the best decision vector found."""
