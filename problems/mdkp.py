@@ -158,23 +158,20 @@ def _read_one(stream: NumberStream, label: str) -> tuple[int, np.ndarray, np.nda
 def load(path: Path, options: Options | None = None, entry: ManifestEntry | None = None) -> Mdkp:
     """Read a SAC-94 single-instance file or an OR-Library multi-instance file."""
     options = options or Options()
-    stream = NumberStream(path)
-    first = stream.int("header", minimum=1)
-    probe = NumberStream(path)
-    # A multi-instance file starts with a lone count K; a single instance with "n m opt".
-    multi = _is_multi(probe)
     index = options.index if options.index is not None else (entry.options.get("index") if entry else None)
-    if multi:
+    stream = NumberStream(path)
+    # A multi-instance file starts with a lone count K; a single instance with "n m opt".
+    if _is_multi(NumberStream(path)):
+        count = stream.int("instance count", minimum=1)
         if index is None:
-            raise InputFileError(path, f"holds {first} instances; choose one with problem.index=1..{first}")
-        if index > first:
-            raise InputFileError(path, f"problem.index={index} but the file holds {first} instances")
+            raise InputFileError(path, f"holds {count} instances; choose one with problem.index=1..{count}")
+        if index > count:
+            raise InputFileError(path, f"problem.index={index} but the file holds {count} instances")
         for k in range(1, index):
             _read_one(stream, f"instance {k}")
         _, profits, weights, capacities, opt = _read_one(stream, f"instance {index}")
         name = f"{Path(path).stem}-{index}"
     else:
-        stream = NumberStream(path)
         _, profits, weights, capacities, opt = _read_one(stream, "instance")
         stream.expect_end()
         name = Path(path).stem
@@ -189,7 +186,7 @@ def load(path: Path, options: Options | None = None, entry: ManifestEntry | None
 def _is_multi(stream: NumberStream) -> bool:
     """True when the first line holds a single number (the instance count)."""
     first_line = stream.line
-    stream.int("header")
+    stream.float("header")
     return stream.line != first_line
 
 

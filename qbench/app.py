@@ -20,7 +20,8 @@ def run_job(cfg: DictConfig) -> str:
     hydra_cfg = HydraConfig.get()
     record = runner.execute(cfg)
     path = write_record(record, hydra_cfg.runtime.output_dir)
-    print(format_summary(record, path), flush=True)
+    stream = sys.stdout if record.status == "ok" else sys.stderr
+    print(format_summary(record, path), file=stream, flush=True)
     if record.status != "ok" and hydra_cfg.mode != RunMode.MULTIRUN:
         # A single run that failed exits non-zero; a sweep carries on with its other jobs.
         sys.exit(2)

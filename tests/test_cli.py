@@ -1,0 +1,107 @@
+"""The command line as a user meets it: summaries, records, one-line errors, exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import repo_root
+
+
+def qbench(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **(env or {})}
+    environment["PYTHONPATH"] = str(repo_root())
+    return subprocess.run(
+        [sys.executable, "-m", "qbench", *args], capture_output=True, text=True,
+        cwd=cwd or repo_root(), env=environment, timeout=300,
+    )
+
+
+def records_under(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(root.rglob("record.json"))]
+
+
+def test_run_prints_summary_and_writes_one_record(tmp_path, instances_dir):
+    out = qbench("run", "problem=mdkp", "problem.instance=hp1", "solver=scip", f"output_root={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    assert "objective  3418" in out.stdout and "gap 0%" in out.stdout
+    (record,) = records_under(tmp_path)
+    assert record["status"] == "ok"
+    assert record["objective"] == 3418 and record["reference"] == 3418 and record["gap"] == 0
+    assert record["feasible"] is True and record["qubo_variables"] == 60
+    assert record["variables"] == 28 and record["constraints"] == 4
+    assert record["instance_hash"] and record["versions"]["qiskit"].startswith("2.")
+    assert set(record["times"]) >= {"build", "solve", "evaluate", "total"}
+    assert record["config"]["solver"]["time_limit"] == 60.0
+    assert not list(tmp_path.rglob(".record-*"))  # no temporary left behind
+
+
+def test_default_generated_run_gets_a_scip_proven_reference(tmp_path):
+    out = qbench("run", "solver=sa", f"output_root={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    (record,) = records_under(tmp_path)
+    assert record["reference_source"] == "SCIP (proven optimal)" and record["reference_proven"]
+    assert record["gap"] is not None and record["gap"] >= 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["solver=nosuch"], "unknown solver 'nosuch'; choose one of: "),
+        (["problem=nosuch"], "unknown problem 'nosuch'; choose one of: "),
+        (["problem.instance=nosuch"], "unknown mdkp instance 'nosuch'"),
+        (["problem.generator.n_items=0"], "problem.generator.n_items: must be >= 1, got 0"),
+        (["problem.generator.tightness=2"], "problem.generator.tightness: must be in (0, 1)"),
+        (["problem.generator.colour=red"], "Could not override 'problem.generator.colour'"),
+        (["solver.time_limit=-1"], "solver.time_limit: must be positive"),
+        (["solver=sa", "solver.beta_schedule=cubic"], "choose one of geometric, linear"),
+    ],
+)
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args, message):
+    out = qbench("run", *args, f"output_root={tmp_path}")
+    assert out.returncode == 2
+    text = out.stdout + out.stderr
+    assert message in text, text
+    assert "Traceback" not in text
+    error_lines = [l for l in text.splitlines() if l.startswith("qbench: error:")]
+    assert len(error_lines) == 1
+
+
+def test_error_run_still_writes_an_error_record(tmp_path):
+    out = qbench("run", "problem.generator.n_items=0", f"output_root={tmp_path}")
+    assert out.returncode == 2
+    (record,) = records_under(tmp_path)
+    assert record["status"] == "error"
+    assert "n_items" in record["error"] and record["objective"] is None
+
+
+def test_malformed_file_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.dat"
+    bad.write_text("3 1 10\n5 6 x\n1 2 3\n4\n")
+    out = qbench("run", f"problem.instance={bad}", f"output_root={tmp_path / 'out'}")
+    assert out.returncode == 2
+    assert f"{bad}:2: instance profit[2]: expected a number, got 'x'" in out.stderr
+
+
+def test_list_shows_groups_and_instances(instances_dir):
+    out = qbench("list")
+    assert out.returncode == 0, out.stderr
+    assert "solvers: " in out.stdout and "scip" in out.stdout
+    assert "hp1" in out.stdout and "available" in out.stdout
+
+
+def test_instances_fetch_unknown_name_is_one_line():
+    out = qbench("instances", "fetch", "nosuch")
+    assert out.returncode == 2
+    assert out.stderr.strip() == "qbench: error: unknown instance 'nosuch'; see `python -m qbench instances list`"
+
+
+def test_multirun_sweeps_and_keeps_going(tmp_path):
+    out = qbench("run", "-m", "solver=exact,sa", "problem.generator.n_items=4", f"output_root={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    records = records_under(tmp_path)
+    assert sorted(r["solver"] for r in records) == ["exact", "sa"]
+    assert all(r["status"] == "ok" for r in records)
