@@ -7,6 +7,10 @@ from pathlib import Path
 from qbench.records import RunRecord
 
 
+#: The top-level phases of a run; other timing keys are solver sub-phases inside ``solve``.
+PHASES = ("build", "reference", "formulate", "solve", "evaluate")
+
+
 def _num(value: float | None, digits: int = 6) -> str:
     if value is None:
         return "-"
@@ -31,7 +35,11 @@ def format_summary(record: RunRecord, path: Path | None = None) -> str:
     if record.qubo_variables is not None:
         qubits += f" (penalty QUBO: {record.qubo_variables} variables)"
     times = record.times
-    parts = ", ".join(f"{k} {v:.3g}" for k, v in times.items() if k != "total")
+    phases = [k for k in PHASES if k in times]
+    inner = ", ".join(f"{k} {v:.3g}" for k, v in times.items() if k not in PHASES and k != "total")
+    parts = ", ".join(
+        f"{k} {times[k]:.3g}" + (f" [{inner}]" if k == "solve" and inner else "") for k in phases
+    )
     lines = [
         f"instance   {record.instance} ({record.problem}: {record.instance_description})",
         f"solver     {record.solver}" + (f" on {record.backend}" if record.backend else "")

@@ -1,0 +1,254 @@
+"""The classical half of every variational method: cost aggregation (expectation or CVaR),
+optimizers selectable by name, optimisation traces and progress.
+
+Optimizers are SciPy's (COBYLA, Powell, L-BFGS-B, SLSQP, Nelder-Mead) and qiskit-optimization's
+SPSA; nothing here is a home-made optimizer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from qiskit.quantum_info import SparsePauliOp
+
+from qbench.params import check
+from qbench.qubo import Qubo
+
+OptimizerName = Literal["COBYLA", "Powell", "L-BFGS-B", "SLSQP", "SPSA", "Nelder-Mead"]
+
+
+def cvar(values: np.ndarray, probabilities: np.ndarray, alpha: float) -> float:
+    """Conditional value at risk: the mean of the lowest ``alpha`` fraction of the distribution.
+
+    The state at the boundary contributes only the part of its probability that fits
+    (Barkoutsos et al. 2020); ``alpha = 1`` is the plain expectation.
+    """
+    values = np.asarray(values, dtype=float)
+    probabilities = np.asarray(probabilities, dtype=float)
+    if alpha >= 1.0:
+        return float(values @ probabilities / probabilities.sum())
+    order = np.argsort(values, kind="stable")
+    v, p = values[order], probabilities[order] / probabilities.sum()
+    before = np.concatenate([[0.0], np.cumsum(p)[:-1]])
+    weight = np.clip(alpha - before, 0.0, p)
+    return float(v @ weight / alpha)
+
+
+@dataclass(frozen=True)
+class DiagonalCost:
+    """A QUBO cost to minimise over measured bitstrings, aggregated as expectation or CVaR.
+
+    ``scale`` divides the Hamiltonian used to build circuits (angles see a normalised cost);
+    reported values are always in QUBO energy units.
+    """
+
+    qubo: Qubo
+    alpha: float = 1.0
+    scale: float = 1.0
+    hamiltonian: SparsePauliOp = field(init=False)
+    constant: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        op, constant = self.qubo.to_ising()
+        object.__setattr__(self, "hamiltonian", op)
+        object.__setattr__(self, "constant", constant)
+
+    @property
+    def circuit_hamiltonian(self) -> SparsePauliOp:
+        """The Ising operator the ansatz evolves under (normalised by ``scale``)."""
+        return (self.hamiltonian / self.scale).simplify(atol=0)
+
+    def of_samples(self, bits: np.ndarray) -> float:
+        """Aggregate the QUBO energy over measured bitstrings (one per row, equally likely)."""
+        energies = self.qubo.energies(bits)
+        return cvar(energies, np.ones(len(energies)), self.alpha)
+
+
+def normalisation(qubo: Qubo) -> float:
+    """The largest absolute Ising coefficient: dividing by it puts angles on a common scale,
+    whatever the penalty weight (a penalty QUBO's raw coefficients reach thousands)."""
+    op, _ = qubo.to_ising()
+    largest = float(np.max(np.abs(op.coeffs))) if len(op.coeffs) else 0.0
+    return largest if largest > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Which optimizer and how long: ``maxiter`` bounds objective evaluations for
+    derivative-free methods and iterations for the others."""
+
+    optimizer: OptimizerName = "COBYLA"
+    maxiter: int = 100
+    tol: float | None = None
+
+    def __post_init__(self) -> None:
+        check(self.maxiter >= 1, "maxiter", f"must be >= 1, got {self.maxiter}")
+        check(self.tol is None or self.tol > 0, "tol", f"must be positive, got {self.tol}")
+
+
+@dataclass
+class OptimizationResult:
+    x: np.ndarray
+    fun: float
+    evaluations: int
+    iterations: int | None
+    trace: list[float]
+    seconds: float
+    message: str
+
+
+def minimize(
+    fun: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    settings: OptimizerSettings,
+    seed: int = 0,
+    progress: bool = False,
+    label: str = "optimise",
+) -> OptimizationResult:
+    """Minimise ``fun`` from ``x0``; every evaluation is traced and shown on a progress bar."""
+    from tqdm.auto import tqdm
+
+    trace: list[float] = []
+    best = [np.inf, np.asarray(x0, dtype=float)]
+    bar = tqdm(total=settings.maxiter, desc=label, unit="eval", disable=not progress, leave=False)
+
+    def traced(x: np.ndarray) -> float:
+        value = float(fun(np.asarray(x, dtype=float)))
+        trace.append(value)
+        if value < best[0]:
+            best[0], best[1] = value, np.array(x, dtype=float)
+        bar.update(1)
+        bar.set_postfix(best=f"{best[0]:.6g}", refresh=False)
+        return value
+
+    start = time.perf_counter()
+    try:
+        if settings.optimizer == "SPSA":
+            iterations, message = _spsa(traced, x0, settings, seed)
+        else:
+            iterations, message = _scipy(traced, x0, settings)
+    finally:
+        bar.close()
+    return OptimizationResult(
+        x=best[1], fun=float(best[0]), evaluations=len(trace), iterations=iterations,
+        trace=trace, seconds=time.perf_counter() - start, message=message,
+    )
+
+
+def _scipy(fun, x0, settings: OptimizerSettings) -> tuple[int | None, str]:
+    from scipy.optimize import minimize as scipy_minimize
+
+    options: dict = {"maxiter": settings.maxiter}
+    if settings.optimizer in ("Powell", "Nelder-Mead"):
+        options = {"maxfev": settings.maxiter}
+    if settings.optimizer == "COBYLA":
+        options = {"maxiter": settings.maxiter}  # COBYLA's maxiter counts evaluations
+    result = scipy_minimize(fun, np.asarray(x0, dtype=float), method=settings.optimizer, tol=settings.tol, options=options)
+    return (int(result.nit) if hasattr(result, "nit") else None), str(result.message)
+
+
+def _spsa(fun, x0, settings: OptimizerSettings, seed: int) -> tuple[int | None, str]:
+    from qiskit_optimization.optimizers import SPSA
+    from qiskit_optimization.utils import algorithm_globals
+
+    algorithm_globals.random_seed = seed
+    # SPSA spends 2 evaluations per iteration (plus calibration); keep the evaluation budget.
+    spsa = SPSA(maxiter=max(1, settings.maxiter // 2 - 25))
+    result = spsa.minimize(fun, np.asarray(x0, dtype=float))
+    return int(result.nit) if result.nit is not None else None, "SPSA finished"
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """``alpha``: CVaR fraction (1 = expectation); ``shots``: shots per cost evaluation
+    (``None`` = exact expectation where the backend has it); ``final_shots``: shots of the final
+    sampling from which the answer is chosen; ``normalize``: divide the Hamiltonian by its
+    largest coefficient before it enters the circuit."""
+
+    alpha: float = 1.0
+    shots: int | None = None
+    final_shots: int = 10000
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        check(0 < self.alpha <= 1, "alpha", f"must be in (0, 1], got {self.alpha}")
+        check(self.shots is None or self.shots >= 1, "shots", f"must be >= 1, got {self.shots}")
+        check(self.final_shots >= 1, "final_shots", f"must be >= 1, got {self.final_shots}")
+
+
+def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, optimizer: OptimizerSettings,
+                             sampling: SamplingSettings, label: str, structure=None):
+    """Optimise ``circuit``'s parameters for ``cost`` on the context's backend, sample the
+    optimum, and choose the answer from the samples (:func:`qbench.sampling.select_answer`)."""
+    from qbench.sampling import select_answer
+    from qbench.solver import SolverResult
+
+    backend = ctx.backend().seeded(ctx.seed)
+    prepared = backend.prepare(circuit, structure=structure)
+
+    def objective(x: np.ndarray) -> float:
+        return float(backend.cost(prepared, cost, x[None, :], sampling.shots)[0])
+
+    executed_before = backend.timings["execute"]
+    result = minimize(objective, x0, optimizer, seed=ctx.seed, progress=ctx.progress, label=label)
+    optimise_execute = backend.timings["execute"] - executed_before
+    (final,) = backend.sample(prepared, result.x[None, :], sampling.final_shots)
+    unique, probabilities = final.distribution()
+    answer = select_answer(ctx, unique, probabilities)
+    info = {
+        **answer.info(),
+        **prepared.metrics.as_dict(),
+        **backend.info(),
+        "circuit_evaluations": backend.evaluations,
+        "total_shots": backend.shots,
+        "optimizer": optimizer.optimizer,
+        "optimizer_evaluations": result.evaluations,
+        "optimizer_iterations": result.iterations,
+        "optimizer_message": result.message,
+        "final_cost": result.fun,
+        "optimal_parameters": result.x.tolist(),
+        "initial_parameters": np.asarray(x0, dtype=float).tolist(),
+        "trace": result.trace,
+        "alpha": sampling.alpha,
+        "hamiltonian_scale": cost.scale,
+        "final_shots": sampling.final_shots,
+    }
+    timings = {
+        "transpile": backend.timings["transpile"],
+        "execute": backend.timings["execute"],
+        "optimise": max(result.seconds - optimise_execute, 0.0),
+    }
+    return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=info, timings=timings)
+
+
+@dataclass(frozen=True)
+class VariationalParams:
+    """Settings every variational solver shares (flat, so they read as ``solver.maxiter``).
+
+    See :class:`OptimizerSettings` and :class:`SamplingSettings` for their meaning.
+    """
+
+    optimizer: OptimizerName = "COBYLA"
+    maxiter: int = 100
+    tol: float | None = None
+    alpha: float = 1.0
+    shots: int | None = None
+    final_shots: int = 10000
+    normalize: bool = True
+
+    def __post_init__(self) -> None:
+        self.optimizer_settings()
+        self.sampling_settings()
+
+    def optimizer_settings(self) -> OptimizerSettings:
+        return OptimizerSettings(self.optimizer, self.maxiter, self.tol)
+
+    def sampling_settings(self) -> SamplingSettings:
+        return SamplingSettings(self.alpha, self.shots, self.final_shots, self.normalize)
+
+    def cost(self, qubo: Qubo) -> DiagonalCost:
+        return DiagonalCost(qubo, alpha=self.alpha, scale=normalisation(qubo) if self.normalize else 1.0)
