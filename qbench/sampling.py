@@ -73,7 +73,11 @@ def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray
             if best is None or rank > best[0]:
                 best = (rank, k)
     lowest = int(np.argmin(energies))
-    chosen = best[1] if best is not None else lowest
+    if ctx.selection == "energy":
+        # Lowest energy; among equal energies the most probable (deterministic either way).
+        chosen = int(np.lexsort((-probs, energies))[0])
+    else:
+        chosen = best[1] if best is not None else lowest
     return Answer(
         x=evaluations[chosen][0],
         bits=unique[chosen],

@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -48,6 +48,9 @@ class SolveContext:
     seed: int = 0
     progress: bool = False
     backend_factory: Callable[[], Any] | None = None
+    #: How an answer is chosen from samples: the best feasible by native objective (a run's
+    #: answer), or the lowest QUBO energy (an inner solve that must minimise its own QUBO).
+    selection: Literal["native", "energy"] = "native"
     timings: dict[str, float] = field(default_factory=dict)
     _encoding: Encoding | None = field(default=None, init=False, repr=False)
     _backend: Any = field(default=None, init=False, repr=False)
@@ -75,6 +78,21 @@ class SolveContext:
     @property
     def backend_in_use(self) -> Any:
         return self._backend
+
+    def inner(self, encoding: Encoding, seed: int | None = None) -> SolveContext:
+        """A context for solving ``encoding`` (a QUBO of the caller's making) by energy, sharing
+        this run's backend so its counters and timings add up."""
+        from qbench.formulations.given import GivenEncoding
+
+        child = SolveContext(
+            problem=self.problem,
+            formulation=GivenEncoding(encoding),
+            seed=self.seed if seed is None else seed,
+            progress=False,
+            backend_factory=self.backend,
+            selection="energy",
+        )
+        return child
 
     def rng(self) -> np.random.Generator:
         """A fresh generator seeded from the run seed (same seed, same stream)."""
