@@ -101,6 +101,16 @@ class Problem(ABC):
         """Return a feasible decision vector close to ``x`` (problem-specific heuristics)."""
         raise NotImplementedError(f"{self.kind} has no repair heuristic")
 
+    def forbids_tie(self, i: int, j: int, same: bool) -> bool:
+        """Whether tying decision variables ``i`` and ``j`` (``x_i = x_j`` when ``same``, else
+        ``x_i = 1 - x_j``) would force a constraint violation whenever they are 1 together.
+
+        Graph shrinking asks this before merging two variables: MIS never equates two adjacent
+        vertices, a knapsack never ties two items that do not fit together, an assignment never
+        equates two variables of one row or column. The default knows no rule.
+        """
+        return False
+
     def describe(self) -> str:
         """A short human description, e.g. ``"28 items x 4 constraints"``."""
         size = self.size()
