@@ -163,35 +163,35 @@ class BitAllocation(Problem):
             "ties": [list(t) for t in self.ties], "budget_kind": self.budget_kind, "frac": self.frac,
         }
 
+    def linear_model(self) -> tuple[float, dict[int, float], list[tuple[str, dict[int, float], str, float]]]:
+        """The integer program over the decision vector, written once for the QP and for SCIP:
+        objective constant, objective coefficients by index, rows ``(name, coefficients, sense, rhs)``."""
+        gain = self.upgrade_perturbation
+        objective = {j: float(gain[i, k]) for j, (i, k) in enumerate(self._layout()) if k > 0}
+        coefficients, rhs = self.budget_row()
+        rows = [("budget", {j: float(c) for j, c in enumerate(coefficients) if c != 0}, "<=", rhs)]
+        for a, b in self.ties:
+            for k in range(1, len(self.widths)) if self.binary else range(len(self.widths)):
+                suffix = "" if self.binary else f",{self.widths[k]}"
+                rows.append((f"tie[{a},{b}{suffix}]", {self._index(a, k): 1.0, self._index(b, k): -1.0}, "==", 0.0))
+        if not self.binary:
+            for i in range(self.n_layers):
+                rows.append((f"onehot[{i}]", {self._index(i, k): 1.0 for k in range(len(self.widths))}, "==", 1.0))
+        return float(self.perturbation[:, 0].sum()), objective, rows
+
+    def _index(self, layer: int, k: int) -> int:
+        return layer if self.binary else layer * len(self.widths) + k
+
     def to_quadratic_program(self) -> QuadraticProgram:
         qp = QuadraticProgram(f"bitalloc_{self.name}")
         names = self.variable_names()
         for name in names:
             qp.binary_var(name)
-        layout = self._layout()
-        gain = self.upgrade_perturbation
-        qp.minimize(
-            constant=float(self.perturbation[:, 0].sum()),
-            linear={n: float(gain[i, k]) for n, (i, k) in zip(names, layout) if k > 0},
-        )
-        coefficients, rhs = self.budget_row()
-        qp.linear_constraint(
-            {n: float(c) for n, c in zip(names, coefficients) if c != 0}, "<=", rhs, "budget"
-        )
-        for a, b in self.ties:
-            for k in range(1, len(self.widths)) if self.binary else range(len(self.widths)):
-                suffix = "" if self.binary else f",{self.widths[k]}"
-                qp.linear_constraint(
-                    {names[self._index(a, k)]: 1, names[self._index(b, k)]: -1}, "==", 0, f"tie[{a},{b}{suffix}]"
-                )
-        if not self.binary:
-            for i in range(self.n_layers):
-                row = {names[self._index(i, k)]: 1 for k in range(len(self.widths))}
-                qp.linear_constraint(row, "==", 1, f"onehot[{i}]")
+        constant, objective, rows = self.linear_model()
+        qp.minimize(constant=constant, linear={names[j]: c for j, c in objective.items()})
+        for name, row, sense, rhs in rows:
+            qp.linear_constraint({names[j]: c for j, c in row.items()}, sense, rhs, name)
         return qp
-
-    def _index(self, layer: int, k: int) -> int:
-        return layer if self.binary else layer * len(self.widths) + k
 
     def evaluate(self, x: np.ndarray) -> Evaluation:
         z = self.choices(x)
@@ -209,23 +209,12 @@ class BitAllocation(Problem):
     def build_mip(self, model):
         from pyscipopt import quicksum
 
-        names = self.variable_names()
-        layout = self._layout()
-        x = [model.addVar(n, vtype="B") for n in names]
-        gain = self.upgrade_perturbation
-        model.setObjective(
-            quicksum(float(gain[i, k]) * v for v, (i, k) in zip(x, layout) if k > 0)
-            + float(self.perturbation[:, 0].sum()),
-            "minimize",
-        )
-        coefficients, rhs = self.budget_row()
-        model.addCons(quicksum(float(c) * v for c, v in zip(coefficients, x) if c != 0) <= rhs, name="budget")
-        for a, b in self.ties:
-            for k in range(1, len(self.widths)) if self.binary else range(len(self.widths)):
-                model.addCons(x[self._index(a, k)] == x[self._index(b, k)], name=f"tie_{a}_{b}_{k}")
-        if not self.binary:
-            for i in range(self.n_layers):
-                model.addCons(quicksum(x[self._index(i, k)] for k in range(len(self.widths))) == 1, name=f"onehot_{i}")
+        x = [model.addVar(n, vtype="B") for n in self.variable_names()]
+        constant, objective, rows = self.linear_model()
+        model.setObjective(quicksum(c * x[j] for j, c in objective.items()) + constant, "minimize")
+        for name, row, sense, rhs in rows:
+            lhs = quicksum(c * x[j] for j, c in row.items())
+            model.addCons(lhs <= rhs if sense == "<=" else lhs == rhs, name=name)
         return lambda m: np.array([round(m.getVal(v)) for v in x], dtype=np.int8)
 
     def repair(self, x: np.ndarray) -> np.ndarray:

@@ -93,7 +93,7 @@ def test_network_option_and_path_loads(instances_dir):
     path = instances_dir / "bitalloc" / "ILP.ipynb"
     by_path = load(path, Options(network="resnet50", budget="bops", frac=0.25))
     assert by_path.name == "resnet50" and by_path.n_layers == 52 and by_path.reference.value == -0.757389
-    with pytest.raises(ConfigError, match="problem.network: ILP.ipynb holds several networks; choose one of resnet18, resnet50"):
+    with pytest.raises(ConfigError, match="ILP.ipynb holds several networks; choose one of resnet18, resnet50"):
         load(path, Options())
     with pytest.raises(ConfigError, match="problem.network=resnet50 contradicts instance 'resnet18'"):
         problem("resnet18", network="resnet50")
@@ -132,7 +132,8 @@ def test_generated_instances_have_a_size_cost_only():
 @pytest.mark.parametrize("content,message", [
     ("{not json", "not a Jupyter notebook (invalid JSON"),
     (json.dumps({"cells": []}), "has no code cell 17 (the resnet50 layer table)"),
-    (json.dumps({"cells": [{"cell_type": "code", "source": ["x = 1\n"]}] * 18}), "cell 17 (resnet50): no Hutchinson_trace"),
+    (json.dumps({"cells": [{"cell_type": "code", "source": ["x = 1\n"]}] * 18}),
+     "cell 17 (resnet50): no Hutchinson_trace"),
     (json.dumps({"cells": [{"cell_type": "code", "source": "Hutchinson_trace = np.array(f(1))"}] * 18}),
      "Hutchinson_trace is not np.array([...]) of a literal list"),
 ])
@@ -186,7 +187,9 @@ def test_evaluation_counts_each_violation():
 
 def test_repair_is_feasible_and_keeps_feasible_answers():
     rng = np.random.default_rng(0)
-    for p in (generate(Generator(n_layers=6, n_ties=2, seed=4)), generate(Generator(n_layers=5, widths=(4, 8), n_ties=1, seed=1))):
+    three = generate(Generator(n_layers=6, n_ties=2, seed=4))
+    two = generate(Generator(n_layers=5, widths=(4, 8), n_ties=1, seed=1))
+    for p in (three, two):
         n = len(p.variable_names())
         for _ in range(30):
             x = rng.integers(0, 2, size=n)
@@ -211,3 +214,11 @@ def test_forbidden_ties_are_sound_by_brute_force():
                 found += 1
                 assert not np.any(feasible[:, i] != feasible[:, j]), (p.name, i, j)
         assert found > 0
+
+
+def test_a_two_width_instance_fits_in_twelve_qubits():
+    from qbench.formulations.penalty import PenaltyQubo
+
+    p = generate(Generator(n_layers=6, widths=(4, 8)))
+    encoding = PenaltyQubo().encode(p)
+    assert encoding.qubits <= 12 and encoding.num_original == 6
