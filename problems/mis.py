@@ -250,7 +250,8 @@ def read_dimacs(path: Path) -> tuple[int, list[tuple[int, int]]]:
 
     Checks the ``p`` line comes first and once, vertices are in 1..N, there are no self loops,
     and the number of ``e`` lines equals the declared M (a truncated file is caught). An edge
-    listed in both directions is kept once.
+    listed in both directions is kept once. DIMACS lines are tagged (``c``/``p``/``e``), so the
+    file is read line by line (:func:`qbench.parsing.lines`), not as a plain NumberStream.
     """
     n = declared = header_line = None
     count = 0

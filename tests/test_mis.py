@@ -187,8 +187,9 @@ def test_evaluation_counts_violated_edges():
     p = from_graph("k3", nx.complete_graph(3))
     ev = p.evaluate(np.array([1, 1, 1]))
     assert (ev.objective, ev.feasible, ev.violation) == (3.0, False, 3.0)
-    assert p.evaluate(np.array([0, 1, 0])) == p.evaluate(np.array([0, 1, 0]))
-    assert p.evaluate(np.array([0, 1, 0])).feasible
+    assert p.evaluate(np.array([0, 1, 0])) == type(ev)(1.0, True, 0.0)
+    with pytest.raises(ValueError, match="expected 3 values"):
+        p.evaluate(np.array([1, 0]))
 
 
 def test_clique_cover_covers_every_edge_with_cliques():
