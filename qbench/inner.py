@@ -1,0 +1,82 @@
+"""Inner solvers: an ordinary QUBO solver, named by its config, run on a QUBO of a method's making.
+
+Methods that solve a sequence of QUBOs (a Lagrangian relaxation per multiplier vector, a shrunk
+graph) name their inner solver as ``solver.inner`` (any ``conf/solver/<name>.yaml`` that works on
+a QUBO) with optional ``solver.inner_params`` overrides; it runs through
+:meth:`qbench.solver.SolveContext.inner`, so it shares the run's backend and its counters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from qbench import registry
+from qbench.errors import ConfigError
+from qbench.formulations.base import Encoding
+from qbench.solver import SolveContext, Solver, SolverResult
+
+#: Solvers that run inner solvers themselves (nesting them is not supported).
+OUTER_SOLVERS = ("lagrangian", "shrink")
+
+
+def build_inner_solver(name: str, overrides: Mapping[str, Any] | None = None) -> Solver:
+    """The solver of ``conf/solver/<name>.yaml`` with ``overrides`` applied (validated)."""
+    where = "solver.inner"
+    if name in OUTER_SOLVERS:
+        raise ConfigError(f"{where}: {name!r} cannot be an inner solver; choose a QUBO solver such as exact, sa, qaoa")
+    options = [c for c in registry.choices("solver") if c not in OUTER_SOLVERS]
+    if name not in options:
+        raise ConfigError(f"{where}: unknown solver {name!r}; choose one of: {', '.join(options)}")
+    cfg = OmegaConf.to_container(OmegaConf.load(registry.CONF_DIR / "solver" / f"{name}.yaml"))
+    overrides = dict(overrides or {})
+    for key in ("_target_", "name"):
+        if key in overrides:
+            raise ConfigError(f"solver.inner_params.{key}: not a parameter; set solver.inner instead")
+    cfg.update(overrides)
+    solver = registry.build_component(cfg, "solver.inner_params")
+    if not solver.uses_qubo:
+        raise ConfigError(f"{where}: {name!r} does not solve a QUBO; choose one of: "
+                          + ", ".join(c for c in options if c != name))
+    return solver
+
+
+@dataclass
+class InnerRuns:
+    """Runs ``solver`` on encodings through ``ctx.inner``; counts solves and their time."""
+
+    ctx: SolveContext
+    solver: Solver
+    solves: int = 0
+    seconds: float = 0.0
+    qubits: list[int] = field(default_factory=list)
+
+    def solve(self, encoding: Encoding) -> tuple[np.ndarray, SolverResult]:
+        """The inner solver's answer on ``encoding`` as QUBO bits (the encoding's decoder must be
+        the identity) and its result. Each solve gets its own seed, derived from the run's."""
+        child = self.ctx.inner(encoding, seed=self.ctx.seed * 1000 + self.solves)
+        start = time.perf_counter()
+        result = self.solver.solve(child)
+        self.seconds += time.perf_counter() - start
+        self.solves += 1
+        self.qubits.append(encoding.qubits)
+        if result.x is None:
+            raise RuntimeError(f"inner solver {self.solver.name} returned no answer")
+        return np.asarray(result.x, dtype=np.int8), result
+
+    @staticmethod
+    def proves_optimal(result: SolverResult) -> bool:
+        """Whether the inner answer is a proven QUBO minimiser (only then is a bound valid)."""
+        return result.status == "optimal"
+
+    def timings(self) -> dict[str, float]:
+        times = {"inner": self.seconds}
+        backend = self.ctx.backend_in_use
+        if backend is not None:
+            times.update({k: float(v) for k, v in backend.timings.items()})
+        return times

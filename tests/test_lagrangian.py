@@ -1,0 +1,114 @@
+"""Lagrangian dual solvers: bounds on the correct side of brute-force optima, optimum on the
+default MDKP, qubits = original binaries, bound validity tied to the inner solver, bad config."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from qbench.dual import METHODS
+from qbench.errors import ConfigError
+from qbench.formulations.penalty import PenaltyQubo
+from qbench.registry import build_problem
+from qbench.solver import SolveContext
+from problems.mdkp import Generator, generate
+from solvers.lagrangian import LagrangianParams, LagrangianSolver
+from tests.helpers import run
+
+ALL = sorted(METHODS)
+
+
+def brute_force_optimum(problem) -> float:
+    """Best native objective over all feasible 0/1 vectors (small instances only)."""
+    n = problem.size()["variables"]
+    best = None
+    for bits in itertools.product([0, 1], repeat=n):
+        ev = problem.evaluate(np.array(bits))
+        if ev.feasible and (best is None or (ev.objective > best if problem.sense == "max" else ev.objective < best)):
+            best = ev.objective
+    return best
+
+
+def solve(problem, **params):
+    return LagrangianSolver(LagrangianParams(**params)).solve(SolveContext(problem, PenaltyQubo()))
+
+
+def on_correct_side(bound, optimum, sense) -> bool:
+    return bound >= optimum - 1e-9 if sense == "max" else bound <= optimum + 1e-9
+
+
+GENERATED = [generate(Generator(n_items=n, n_constraints=m, seed=s)) for n, m, s in ((5, 1, 1), (7, 2, 2), (8, 3, 0))]
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_exact_inner_bounds_every_generated_mdkp_from_above(method):
+    for problem in GENERATED:
+        optimum = brute_force_optimum(problem)
+        result = solve(problem, method=method, max_iter=15)
+        assert result.info["bound_status"] == "valid"
+        assert on_correct_side(result.dual_bound, optimum, "max"), (problem.name, result.dual_bound, optimum)
+        assert result.qubits == problem.n_items
+        x = np.asarray(result.x)
+        assert problem.evaluate(x).feasible and problem.evaluate(x).objective <= optimum + 1e-9
+        # Every traced dual value is itself a valid bound (each inner solve was exact).
+        assert all(on_correct_side(t["dual_value"], optimum, "max") for t in result.info["trace"])
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_pet2_bound_is_above_the_verified_optimum(instances_dir, method):
+    problem = build_problem({"name": "mdkp", "instance": "pet2", "index": None})
+    result = solve(problem, method=method, max_iter=10)
+    assert result.dual_bound >= problem.reference.value - 1e-6
+    assert problem.evaluate(result.x).feasible
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_default_mdkp_optimum_with_six_qubits(method):
+    record = run("problem=mdkp", "solver=lagrangian", f"solver.method={method}", "progress=false")
+    assert record.status == "ok", record.error
+    assert record.feasible and record.objective == pytest.approx(record.reference) and record.gap == 0
+    assert record.qubits == 6 == record.variables
+    info = record.solver_info
+    assert info["slack_formulation_qubits"] == record.qubo_variables > 6
+    assert record.dual_bound >= record.reference
+    assert info["inner_solves"] == info["iterations"] == len(info["trace"])
+    first = info["trace"][0]
+    assert first["multipliers"] == [0.0, 0.0] and first["bound_valid"]
+
+
+def test_mis_bound_is_above_alpha(instances_dir):
+    problem = build_problem({"name": "mis", "instance": "1tc.8"})
+    for method in ("subgradient", "cutting_plane"):
+        result = solve(problem, method=method, max_iter=10)
+        assert result.dual_bound >= problem.reference.value - 1e-9
+        assert result.qubits == 8 and problem.evaluate(result.x).feasible
+
+
+def test_heuristic_inner_gives_an_estimate_not_a_bound():
+    problem = GENERATED[0]
+    result = solve(problem, method="subgradient", inner="sa", inner_params={"num_reads": 20, "num_sweeps": 100}, max_iter=3)
+    assert result.dual_bound is None and result.info["bound_status"] == "estimate"
+    assert result.info["dual_estimate"] is not None
+    assert not any(t["bound_valid"] for t in result.info["trace"])
+
+
+def test_same_seed_same_result():
+    a, b = (solve(GENERATED[1], method="bundle", max_iter=8) for _ in range(2))
+    assert a.info["trace"] == b.info["trace"] and np.array_equal(a.x, b.x)
+
+
+@pytest.mark.parametrize("inner,message", [
+    ("nope", "solver.inner: unknown solver 'nope'"),
+    ("scip", "solver.inner: 'scip' does not solve a QUBO"),
+    ("lagrangian", "solver.inner: 'lagrangian' cannot be an inner solver"),
+])
+def test_bad_inner_solver_is_a_one_line_error(inner, message):
+    record = run("problem=mdkp", "solver=lagrangian", f"solver.inner={inner}", "progress=false")
+    assert record.status == "error" and record.error.startswith(message)
+
+
+def test_bad_parameters_name_the_field():
+    record = run("problem=mdkp", "solver=lagrangian", "solver.method=newton", "progress=false")
+    assert record.status == "error" and "solver.method" in record.error and "bundle" in record.error
+    record = run("problem=mdkp", "solver=lagrangian", "+solver.inner_params.maxiter=0", "solver.inner=qaoa")
+    assert record.status == "error" and "maxiter" in record.error
