@@ -84,6 +84,13 @@ class Mdkp(Problem):
             )
         return lambda m: np.array([round(m.getVal(v)) for v in x], dtype=np.int8)
 
+    def forbids_tie(self, i: int, j: int, same: bool) -> bool:
+        """Tying ``x_i = x_j`` forces a violation (when both are 1) if items ``i`` and ``j``
+        together exceed some capacity; an opposite tie never puts both in the knapsack."""
+        if not same:
+            return False
+        return bool(np.any(self.weights[:, i] + self.weights[:, j] > self.capacities + TOLERANCE))
+
     def repair(self, x: np.ndarray) -> np.ndarray:
         """Drop the items of lowest profit per unit of (normalised) weight until feasible,
         then add items greedily in the reverse order while they fit."""
