@@ -89,10 +89,11 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> 
         progress=bool(config.get("progress", False)),
         backend_factory=(lambda: registry.build_component(backend_cfg, "backend")) if backend_cfg else None,
     )
-    if not solver.uses_qubo:
-        record.backend = None
     with _timed(times, "solve"):
         result: SolverResult = solver.solve(ctx)
+    if ctx.backend_in_use is None:
+        # Classical solvers (scip, exact, sa) never touch the configured backend: say so.
+        record.backend = None
     times.update(ctx.timings)
     times.update(result.timings)
     if "formulate" in ctx.timings:
