@@ -56,10 +56,11 @@ class InnerRuns:
     seconds: float = 0.0
     qubits: list[int] = field(default_factory=list)
 
-    def solve(self, encoding: Encoding) -> tuple[np.ndarray, SolverResult]:
-        """The inner solver's answer on ``encoding`` as QUBO bits (the encoding's decoder must be
-        the identity) and its result. Each solve gets its own seed, derived from the run's."""
+    def solve(self, encoding: Encoding, sample_log: list | None = None) -> tuple[np.ndarray, SolverResult]:
+        """The inner solver's answer on ``encoding`` (decoded: the problem's variables) and its
+        result. Each solve gets its own seed, derived from the run's."""
         child = self.ctx.inner(encoding, seed=self.ctx.seed * 1000 + self.solves)
+        child.sample_log = sample_log
         start = time.perf_counter()
         result = self.solver.solve(child)
         self.seconds += time.perf_counter() - start
@@ -68,6 +69,13 @@ class InnerRuns:
         if result.x is None:
             raise RuntimeError(f"inner solver {self.solver.name} returned no answer")
         return np.asarray(result.x, dtype=np.int8), result
+
+    def samples(self, encoding: Encoding) -> tuple[np.ndarray, np.ndarray] | None:
+        """The final sample distribution (QUBO bits, probabilities) of one inner solve on
+        ``encoding``, or None when the inner solver draws no samples (``exact``)."""
+        log: list = []
+        self.solve(encoding, sample_log=log)
+        return log[-1] if log else None
 
     @staticmethod
     def proves_optimal(result: SolverResult) -> bool:
