@@ -54,6 +54,8 @@ def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray
     bits = np.asarray(bits, dtype=np.int8)
     unique, inverse = np.unique(bits, axis=0, return_inverse=True)
     probs = np.bincount(inverse.ravel(), weights=np.asarray(probabilities, float), minlength=len(unique))
+    if ctx.sample_log is not None:
+        ctx.sample_log.append((unique, probs))
     energies = encoding.qubo.energies(unique)
     reference = problem.reference.value
     sign = 1.0 if problem.sense == "max" else -1.0

@@ -52,6 +52,9 @@ class SolveContext:
     #: answer), or the lowest QUBO energy (an inner solve that must minimise its own QUBO).
     selection: Literal["native", "energy"] = "native"
     timings: dict[str, float] = field(default_factory=dict)
+    #: When a list, :func:`qbench.sampling.select_answer` appends every sample distribution it
+    #: judges, as ``(bits, probabilities)`` (graph shrinking reads sampled correlations from it).
+    sample_log: list | None = None
     _encoding: Encoding | None = field(default=None, init=False, repr=False)
     _backend: Any = field(default=None, init=False, repr=False)
 
