@@ -50,7 +50,9 @@ class Encoding:
 
     def decode(self, bits: np.ndarray) -> np.ndarray:
         """Problem variables (slacks dropped) from a QUBO assignment."""
-        bits = np.asarray(bits)
+        # int64, not the samplers' int8: qiskit's IntegerToBinary.interpret multiplies each bit by
+        # its slack coefficient, and numpy 2 raises on int8 * 128 (slacks of 8 bits and more).
+        bits = np.asarray(bits, dtype=np.int64)
         if bits.shape != (self.qubo.num_variables,):
             raise ValueError(f"expected {self.qubo.num_variables} bits, got shape {bits.shape}")
         return np.asarray(self.decoder(bits), dtype=float).round().astype(np.int8)
