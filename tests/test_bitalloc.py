@@ -222,3 +222,13 @@ def test_a_two_width_instance_fits_in_twelve_qubits():
     p = generate(Generator(n_layers=6, widths=(4, 8)))
     encoding = PenaltyQubo().encode(p)
     assert encoding.qubits <= 12 and encoding.num_original == 6
+
+
+def test_samplers_int8_bits_decode_with_a_wide_slack(instances_dir):
+    """ResNet18's size budget needs an 11-bit slack (coefficients up to 1024): int8 samples
+    must decode (numpy 2 overflowed on int8 * 128 inside qiskit's IntegerToBinary)."""
+    from qbench.formulations.penalty import PenaltyQubo
+
+    encoding = PenaltyQubo().encode(problem("resnet18"))
+    assert encoding.slack_variables == 11
+    assert np.array_equal(encoding.decode(np.ones(encoding.qubits, dtype=np.int8)), np.ones(19))
