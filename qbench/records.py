@@ -27,8 +27,9 @@ SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 Status = Literal["ok", "error", "timeout"]
 
-#: Config keys that do not change what a run computes, left out of its key.
-VOLATILE_KEYS = ("output_root", "progress", "hydra", "timeout_s", "launcher")
+#: Config keys that do not change what a run computes, left out of its key (``sweep`` holds a
+#: sweep's bookkeeping: experiment name, the run's own key, the grid definition).
+VOLATILE_KEYS = ("output_root", "progress", "hydra", "timeout_s", "launcher", "sweep")
 
 
 @dataclass
