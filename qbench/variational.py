@@ -108,8 +108,12 @@ def minimize(
     seed: int = 0,
     progress: bool = False,
     label: str = "optimise",
+    jac: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> OptimizationResult:
-    """Minimise ``fun`` from ``x0``; every evaluation is traced and shown on a progress bar."""
+    """Minimise ``fun`` from ``x0``; every evaluation is traced and shown on a progress bar.
+
+    ``jac``, the gradient of ``fun``, is used by the gradient-based methods (L-BFGS-B, SLSQP)
+    instead of finite differences, and ignored by the others."""
     from tqdm.auto import tqdm
 
     trace: list[float] = []
@@ -130,7 +134,7 @@ def minimize(
         if settings.optimizer == "SPSA":
             iterations, message = _spsa(traced, x0, settings, seed)
         else:
-            iterations, message = _scipy(traced, x0, settings)
+            iterations, message = _scipy(traced, x0, settings, jac)
     finally:
         bar.close()
     return OptimizationResult(
@@ -139,7 +143,7 @@ def minimize(
     )
 
 
-def _scipy(fun, x0, settings: OptimizerSettings) -> tuple[int | None, str]:
+def _scipy(fun, x0, settings: OptimizerSettings, jac=None) -> tuple[int | None, str]:
     from scipy.optimize import minimize as scipy_minimize
 
     options: dict = {"maxiter": settings.maxiter}
@@ -147,7 +151,10 @@ def _scipy(fun, x0, settings: OptimizerSettings) -> tuple[int | None, str]:
         options = {"maxfev": settings.maxiter}
     if settings.optimizer == "COBYLA":
         options = {"maxiter": settings.maxiter}  # COBYLA's maxiter counts evaluations
-    result = scipy_minimize(fun, np.asarray(x0, dtype=float), method=settings.optimizer, tol=settings.tol, options=options)
+    if settings.optimizer not in ("L-BFGS-B", "SLSQP"):
+        jac = None
+    result = scipy_minimize(fun, np.asarray(x0, dtype=float), method=settings.optimizer, jac=jac, tol=settings.tol,
+                            options=options)
     return (int(result.nit) if hasattr(result, "nit") else None), str(result.message)
 
 
@@ -185,7 +192,6 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     """Optimise ``circuit``'s parameters for ``cost`` on the context's backend, sample the
     optimum, and choose the answer from the samples (:func:`qbench.sampling.select_answer`)."""
     from qbench.sampling import select_answer
-    from qbench.solver import SolverResult
 
     backend = ctx.backend().seeded(ctx.seed)
     prepared = backend.prepare(circuit, structure=structure)
@@ -199,6 +205,20 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     (final,) = backend.sample(prepared, result.x[None, :], sampling.final_shots)
     unique, probabilities = final.distribution()
     answer = select_answer(ctx, unique, probabilities)
+    return variational_result(
+        backend, prepared, answer, result, x0, optimizer, optimise_execute,
+        alpha=sampling.alpha, hamiltonian_scale=cost.scale, final_shots=sampling.final_shots,
+    )
+
+
+def variational_result(backend, prepared, answer, result: OptimizationResult, x0: np.ndarray,
+                       optimizer: OptimizerSettings, optimise_execute: float, **extra):
+    """The :class:`~qbench.solver.SolverResult` of a variational method, recorded alike for all:
+    the chosen answer (:class:`qbench.sampling.Answer`), circuit metrics, the backend's counters,
+    the optimizer's trace, ``extra`` method facts, and the time breakdown (``optimise`` is the
+    optimizer's wall time less ``optimise_execute``, the circuit time spent inside it)."""
+    from qbench.solver import SolverResult
+
     info = {
         **answer.info(),
         **prepared.metrics.as_dict(),
@@ -213,9 +233,7 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
         "optimal_parameters": result.x.tolist(),
         "initial_parameters": np.asarray(x0, dtype=float).tolist(),
         "trace": result.trace,
-        "alpha": sampling.alpha,
-        "hamiltonian_scale": cost.scale,
-        "final_shots": sampling.final_shots,
+        **extra,
     }
     timings = {
         "transpile": backend.timings["transpile"],
