@@ -125,6 +125,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+#: Relative difference below which an objective equals the reference (also used to count
+#: optimal samples in :mod:`qbench.sampling`).
+GAP_TOLERANCE = 1e-9
+
+
 def optimality_gap(objective: float, reference: float | None, sense: Sense) -> float | None:
     """Relative gap to the reference, >= 0 when the reference is optimal, whatever the sense.
 
@@ -135,6 +140,9 @@ def optimality_gap(objective: float, reference: float | None, sense: Sense) -> f
     if reference is None:
         return None
     diff = (reference - objective) if sense == "max" else (objective - reference)
+    if abs(diff) <= GAP_TOLERANCE * max(1.0, abs(reference)):
+        # Floating-point noise (sums taken in another order), not a difference in quality.
+        return 0.0
     if reference == 0:
         return float(diff)
     return float(diff / abs(reference))

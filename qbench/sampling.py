@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from qbench.problem import GAP_TOLERANCE
 from qbench.solver import SolveContext
 
 
@@ -45,7 +46,7 @@ class Answer:
 def is_optimal(objective: float, reference: float | None) -> bool:
     if reference is None:
         return False
-    return abs(objective - reference) <= 1e-9 * max(1.0, abs(reference))
+    return abs(objective - reference) <= GAP_TOLERANCE * max(1.0, abs(reference))
 
 
 def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray) -> Answer:

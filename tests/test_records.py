@@ -45,10 +45,13 @@ def test_key_ignores_volatile_settings_only():
 @pytest.mark.parametrize("objective,reference,sense,gap", [
     (90, 100, "max", 0.10), (100, 100, "max", 0.0), (110, 100, "min", 0.10),
     (-1.0, -1.25, "min", 0.2), (3, 0, "min", 3.0), (5, None, "min", None),
+    # float noise from summing in another order is no gap; a real 1e-6 difference is one
+    (-1.2332071988780002, -1.233207198878, "min", 0.0), (3418 - 1e-10, 3418, "max", 0.0),
+    (-1.233206, -1.233207, "min", 1e-6 / 1.233207),
 ])
 def test_gap_is_sign_correct(objective, reference, sense, gap):
     value = optimality_gap(objective, reference, sense)
-    assert value == (None if gap is None else pytest.approx(gap))
+    assert value == (None if gap is None else pytest.approx(gap, rel=1e-6, abs=0))
 
 
 def test_approximation_ratio_only_for_positive_values():
