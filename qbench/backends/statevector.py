@@ -40,6 +40,10 @@ from qbench.errors import ConfigError
 from qbench.params import check
 from qbench.variational import DiagonalCost, cvar
 
+#: Below this many qubits a state is evolved on one thread: a parallel region costs more than
+#: the work, and on a loaded machine a thread barrier can stall for milliseconds.
+SERIAL_BELOW = 16
+
 #: One- and two-qubit gates a general circuit is unrolled to (anything with a matrix works;
 #: this list only tells the transpiler where to stop decomposing).
 BASIS_GATES = [
@@ -99,8 +103,10 @@ class Diagonal:
 
 
 def integer_unit(coeffs: np.ndarray, max_lcm: int = 1 << 24) -> float | None:
-    """The largest ``u`` with every coefficient an integer multiple of it (to 1e-12 relative),
-    or ``None`` when there is none with a moderate denominator (the diagonal is then dense)."""
+    """The largest ``u`` with every coefficient an integer multiple of it, or ``None`` when there
+    is none with a moderate denominator (the diagonal is then dense). Each ratio to the largest
+    coefficient must be a fraction to a few ulps (a true ratio of integers is; an irrational one
+    is not approximated that closely by denominators up to ``max_lcm``)."""
     coeffs = np.asarray(coeffs, dtype=float)
     top = float(np.max(np.abs(coeffs))) if coeffs.size else 0.0
     if top == 0.0:
@@ -108,14 +114,14 @@ def integer_unit(coeffs: np.ndarray, max_lcm: int = 1 << 24) -> float | None:
     lcm = 1
     for ratio in coeffs / top:
         frac = Fraction(float(ratio)).limit_denominator(max_lcm)
-        if abs(float(frac) - ratio) > 1e-12:
+        if abs(float(frac) - ratio) > 1e-15:
             return None
         lcm = lcm * frac.denominator // math.gcd(lcm, frac.denominator)
         if lcm > max_lcm:
             return None
     unit = top / lcm
     multiples = np.round(coeffs / unit)
-    if np.max(np.abs(coeffs - multiples * unit)) > 1e-12 * top:
+    if np.max(np.abs(coeffs - multiples * unit)) > 1e-13 * top:
         return None
     return unit
 
@@ -227,10 +233,9 @@ class StatevectorBackend(Backend):
 
     def __init__(self, params: StatevectorParams | None = None) -> None:
         super().__init__(params)
-        if self.params.threads:
-            import numba
+        import numba
 
-            numba.set_num_threads(min(self.params.threads, numba.config.NUMBA_NUM_THREADS))
+        self.threads = min(self.params.threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS)
         self.dtype = np.complex128 if self.params.precision == "double" else np.complex64
         self.real_dtype = np.float64 if self.params.precision == "double" else np.float32
         self.diagonals = DiagonalCache(self.params.block_qubits)
@@ -238,10 +243,8 @@ class StatevectorBackend(Backend):
         self._buffer: np.ndarray | None = None
 
     def info(self) -> dict[str, Any]:
-        import numba
-
         return {"backend": self.name, "precision": self.params.precision,
-                "block_qubits": self.params.block_qubits, "threads": numba.get_num_threads()}
+                "block_qubits": self.params.block_qubits, "threads": self.threads}
 
     def memory_required(self, num_qubits: int) -> int:
         """The state, plus at most 16 bytes per amplitude of working data: a cost diagonal
@@ -300,8 +303,12 @@ class StatevectorBackend(Backend):
 
     def state(self, prepared: PreparedCircuit, x: np.ndarray) -> np.ndarray:
         """The state at parameters ``x`` (the engine's reused buffer: copy it to keep it)."""
+        import numba
+
         program = prepared.extra["program"]
-        psi = self._state_vector(prepared.logical.num_qubits)
+        n = prepared.logical.num_qubits
+        psi = self._state_vector(n)
+        numba.set_num_threads(1 if n < SERIAL_BELOW else self.threads)
         if isinstance(program, QaoaProgram):
             self._evolve_qaoa(program, psi, np.asarray(x, dtype=float))
         else:

@@ -1,0 +1,265 @@
+"""backend=statevector against Aer: exact energies and CVaR (1e-9), sampled distributions
+(chi-square with a fixed seed), every QAOA variant, complex64, generic circuits with Pauli
+observables, batches, the memory guard, every problem class, every variational solver."""
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
+from scipy.stats import chisquare
+
+from qbench import registry
+from qbench.ansatz import hardware_efficient, qaoa_layout
+from qbench.backends.aer import AerBackend
+from qbench.backends.statevector import StatevectorBackend, StatevectorParams, integer_unit
+from qbench.errors import ConfigError, ResourceLimitError
+from qbench.formulations.penalty import PenaltyQubo
+from qbench.qubo import Qubo
+from qbench.variational import DiagonalCost, cvar, normalisation
+from tests.helpers import compose_config, run
+
+#: Small cache blocks so that 7-qubit states go through the low block and two high blocks.
+SMALL_BLOCKS = StatevectorParams(block_qubits=3)
+
+
+def random_qubo(n, seed, integer=True):
+    rng = np.random.default_rng(seed)
+    if integer:
+        return Qubo(rng.integers(-5, 6, n).astype(float), np.triu(rng.integers(-3, 4, (n, n)), 1).astype(float), 2.0)
+    return Qubo(rng.normal(size=n), np.triu(rng.normal(size=(n, n)), 1), 0.5)
+
+
+def aer_probabilities(circuit, x):
+    """Exact probabilities from Aer's own state vector (save_statevector)."""
+    from qiskit_aer import AerSimulator
+
+    bound = circuit.assign_parameters(x).decompose(reps=3)
+    bound.save_statevector()
+    simulator = AerSimulator(method="statevector")
+    state = simulator.run(bound).result().get_statevector()
+    return np.abs(np.asarray(state)) ** 2
+
+
+def layout_for(cost, variant, reps=2):
+    n = cost.qubo.num_variables
+    warm = np.linspace(0.4, 2.6, n) if variant == "warm_start" else None
+    return qaoa_layout(cost.circuit_hamiltonian, reps, multi_angle=variant == "multi_angle", warm_angles=warm)
+
+
+@pytest.mark.parametrize("integer", [True, False], ids=["integer", "float"])
+@pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
+def test_qaoa_energies_match_aer(variant, integer):
+    qubo = random_qubo(7, 1, integer)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, variant)
+    points = np.random.default_rng(2).uniform(0, np.pi, (4, layout.num_parameters))
+    aer = AerBackend()
+    expected = aer.cost(aer.prepare(layout.circuit), cost, points)
+    engine = StatevectorBackend(SMALL_BLOCKS)
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    assert type(prepared.extra["program"]).__name__ == "QaoaProgram"
+    np.testing.assert_allclose(engine.cost(prepared, cost, points), expected, rtol=0, atol=1e-9)
+    assert engine.evaluations == 4
+
+
+def test_integer_costs_use_one_table_shared_by_circuit_and_cost():
+    qubo = random_qubo(8, 4)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = qaoa_layout(cost.circuit_hamiltonian, 1)
+    engine = StatevectorBackend()
+    program = engine.prepare(layout.circuit, structure=layout).extra["program"]
+    data = program.diagonal.data
+    assert data.index is not None and data.dense is None
+    np.testing.assert_allclose(program.diagonal.values()[data.index], (qubo.all_energies() - cost.constant) / cost.scale,
+                               atol=1e-12)
+    engine.cost(engine.prepare(layout.circuit, structure=layout), cost, layout.pack([0.3], [0.2]))
+    assert len(engine.diagonals._data) == 1  # the normalised circuit and the QUBO share the index
+
+
+def test_integer_unit():
+    assert integer_unit(np.array([0.75, -1.5, 0.25])) == pytest.approx(0.25)
+    assert integer_unit(np.array([3.0, 5.0]) / 7.3) == pytest.approx(1 / 7.3)
+    assert integer_unit(np.array([1.0, np.sqrt(2)])) is None
+
+
+@pytest.mark.parametrize("variant", ["standard", "warm_start"])
+@pytest.mark.parametrize("alpha", [0.1, 0.5])
+def test_exact_cvar_matches_aer_state(variant, alpha):
+    qubo = random_qubo(6, 5)
+    cost = DiagonalCost(qubo, alpha=alpha, scale=normalisation(qubo))
+    layout = layout_for(cost, variant)
+    x = np.random.default_rng(3).uniform(0, np.pi, layout.num_parameters)
+    expected = cvar(qubo.all_energies(), aer_probabilities(layout.circuit, x), alpha)
+    engine = StatevectorBackend(SMALL_BLOCKS)
+    value = engine.cost(engine.prepare(layout.circuit, structure=layout), cost, x)[0]
+    assert value == pytest.approx(expected, abs=1e-9)
+
+
+def test_float_cost_cvar_matches_aer_state():
+    qubo = random_qubo(6, 6, integer=False)
+    cost = DiagonalCost(qubo, alpha=0.25)
+    circuit = hardware_efficient(6, reps=1)
+    x = np.random.default_rng(4).uniform(0, 2 * np.pi, circuit.num_parameters)
+    expected = cvar(qubo.all_energies(), aer_probabilities(circuit, x), 0.25)
+    engine = StatevectorBackend()
+    assert engine.cost(engine.prepare(circuit), cost, x)[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_sampled_distribution_matches_aer():
+    qubo = random_qubo(5, 7)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard")
+    x = layout.pack([0.4, 0.7], [0.5, 0.2])
+    expected = aer_probabilities(layout.circuit, x)
+    shots = 40_000
+    engine = StatevectorBackend(SMALL_BLOCKS).seeded(11)
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    (samples,) = engine.sample(prepared, x, shots)
+    counts = np.bincount(samples.bits.astype(np.int64) @ (1 << np.arange(5)), minlength=32)
+    keep = expected * shots >= 5  # chi-square needs expected counts of at least 5 per bin
+    observed = np.append(counts[keep], counts[~keep].sum())
+    wanted = np.append(expected[keep], expected[~keep].sum()) * shots
+    assert chisquare(observed, wanted).pvalue > 1e-3
+    assert 0.5 * np.abs(counts / shots - expected).sum() < 0.02
+    # Aer's sampler on the same circuit sees the same distribution (same bound, its own seed).
+    aer = AerBackend().seeded(11)
+    (aer_samples,) = aer.sample(aer.prepare(layout.circuit), x, shots)
+    aer_counts = np.bincount(aer_samples.bits.astype(np.int64) @ (1 << np.arange(5)), minlength=32)
+    assert 0.5 * np.abs(aer_counts - counts).sum() / shots < 0.03
+    assert engine.shots == shots
+
+
+def test_sampling_is_seeded_and_sampled_cost_converges():
+    qubo = random_qubo(6, 8)
+    cost = DiagonalCost(qubo, alpha=0.3, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard")
+    x = layout.pack([0.4, 0.7], [0.5, 0.2])
+
+    def sampled(seed, shots):
+        engine = StatevectorBackend().seeded(seed)
+        return engine.cost(engine.prepare(layout.circuit, structure=layout), cost, x, shots=shots)[0]
+
+    assert sampled(3, 500) == sampled(3, 500)
+    assert sampled(3, 500) != sampled(4, 500)
+    exact = StatevectorBackend()
+    value = exact.cost(exact.prepare(layout.circuit, structure=layout), cost, x)[0]
+    assert sampled(5, 200_000) == pytest.approx(value, abs=0.05 * max(1.0, abs(value)))
+
+
+@pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
+def test_single_precision_agrees_to_1e_4(variant):
+    qubo = random_qubo(9, 9)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, variant, reps=3)
+    points = np.random.default_rng(5).uniform(0, np.pi, (3, layout.num_parameters))
+    values = []
+    for precision in ("double", "single"):
+        engine = StatevectorBackend(StatevectorParams(precision=precision, block_qubits=4))
+        values.append(engine.cost(engine.prepare(layout.circuit, structure=layout), cost, points))
+    np.testing.assert_allclose(values[1], values[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["efficient_su2", "real_amplitudes"])
+def test_generic_circuit_pauli_observables_match_aer_estimator(kind):
+    n = 6
+    circuit = hardware_efficient(n, kind=kind, reps=2, entanglement="full")
+    qubo = random_qubo(n, 10)
+    observables = [
+        DiagonalCost(qubo).hamiltonian,
+        SparsePauliOp(["XYZIIZ", "YYIIII", "ZZIIXX", "IIXXII", "IIIIIZ", "IIIIII"], [0.3, 0.7, -0.2, 1.1, 0.5, 2.0]),
+        SparsePauliOp(["XIIIIX", "IYIIYI"], [1.0, -0.4]),
+    ]
+    points = np.random.default_rng(6).uniform(0, 2 * np.pi, (3, circuit.num_parameters))
+    aer = AerBackend()
+    expected = aer.estimate(aer.prepare(circuit), observables, points)
+    engine = StatevectorBackend()
+    prepared = engine.prepare(circuit)
+    assert type(prepared.extra["program"]).__name__ == "GateProgram"
+    np.testing.assert_allclose(engine.estimate(prepared, observables, points), expected, atol=1e-9)
+    cost = DiagonalCost(qubo)
+    np.testing.assert_allclose(engine.cost(prepared, cost, points), expected[:, 0] + cost.constant, atol=1e-9)
+
+
+def test_generic_two_qubit_gates_match_aer():
+    circuit = QuantumCircuit(4)
+    circuit.h(range(4))
+    circuit.rzz(0.3, 0, 3)
+    circuit.cz(1, 2)
+    circuit.cp(0.7, 2, 0)
+    circuit.swap(1, 3)
+    circuit.rxx(0.4, 0, 1)
+    circuit.cry(1.1, 3, 2)
+    circuit.sx(1)
+    circuit.ecr(0, 2)
+    observable = SparsePauliOp(["XYZX", "ZIZI", "IYIY"], [0.5, -1.0, 0.25])
+    aer = AerBackend()
+    expected = aer.estimate(aer.prepare(circuit), [observable], np.zeros((1, 0)))
+    engine = StatevectorBackend()
+    np.testing.assert_allclose(engine.estimate(engine.prepare(circuit), [observable], np.zeros((1, 0))), expected, atol=1e-9)
+
+
+def test_batch_equals_row_by_row():
+    qubo = random_qubo(7, 11)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard")
+    gammas, betas = np.meshgrid(np.linspace(0, 1, 4), np.linspace(0, 1, 3))
+    grid = np.array([layout.pack([g, g], [b, b]) for g, b in zip(gammas.ravel(), betas.ravel())])
+    engine = StatevectorBackend()
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    batch = engine.cost(prepared, cost, grid)
+    assert batch.shape == (12,) and engine.evaluations == 12
+    np.testing.assert_array_equal(batch, [engine.cost(prepared, cost, row)[0] for row in grid])
+
+
+def test_memory_guard_refuses_an_impossible_state_in_one_line():
+    with pytest.raises(ResourceLimitError) as info:
+        StatevectorBackend().prepare(QuantumCircuit(60))
+    assert "60 qubits need about" in str(info.value) and "\n" not in str(info.value)
+    assert StatevectorBackend().memory_required(24) == 32 * 2**24
+
+
+def test_unsupported_instruction_is_a_config_error():
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with pytest.raises(ConfigError, match="measure"):
+        StatevectorBackend().prepare(circuit)
+
+
+@pytest.mark.parametrize("problem", registry.choices("problem"))
+def test_penalty_qubo_of_every_problem_class_matches_aer(problem, instances_dir):
+    """The class's default instance as a penalty QUBO, restricted to its first 8 variables (the
+    rest fixed at 0) so that Aer stays fast: standard QAOA and CVaR on both engines."""
+    config = compose_config(f"problem={problem}")
+    full = PenaltyQubo().encode(registry.build_problem(config.problem)).qubo
+    k = min(8, full.num_variables)
+    qubo = Qubo(full.linear[:k].copy(), full.quadratic[:k, :k].copy(), full.offset)
+    layout = qaoa_layout(DiagonalCost(qubo, scale=normalisation(qubo)).circuit_hamiltonian, 2)
+    x = layout.pack([0.3, 0.6], [0.6, 0.3])
+    aer = AerBackend()
+    engine = StatevectorBackend(SMALL_BLOCKS)
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    for alpha in (1.0, 0.25):
+        cost = DiagonalCost(qubo, alpha=alpha, scale=normalisation(qubo))
+        if alpha == 1.0:
+            expected = aer.cost(aer.prepare(layout.circuit), cost, x)[0]
+        else:
+            expected = cvar(qubo.all_energies(), aer_probabilities(layout.circuit, x), alpha)
+        scale = max(1.0, abs(expected))
+        assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=1e-9 * scale)
+
+
+TINY = ("problem.generator.n_items=3", "problem.generator.n_constraints=1", "problem.generator.max_weight=3",
+        "progress=false", "backend=statevector", "solver.maxiter=10", "solver.final_shots=300", "solver.reps=1")
+
+
+@pytest.mark.parametrize("solver", ["qaoa", "ws_qaoa", "ma_qaoa", "vqe", "cvar_vqe"])
+def test_every_variational_solver_runs_deterministically(solver):
+    extra = ("solver.shots=300",) if solver == "cvar_vqe" else ()
+    first = run(f"solver={solver}", *TINY, *extra)
+    second = run(f"solver={solver}", *TINY, *extra)
+    assert first.status == second.status == "ok", first.error
+    assert first.solver_info["backend"] == "statevector"
+    assert first.solver_info["trace"] == second.solver_info["trace"]
+    assert first.solution == second.solution
+    assert first.solver_info["circuit_evaluations"] >= first.solver_info["optimizer_evaluations"] >= 1
