@@ -1,0 +1,205 @@
+"""Quantum random access optimisation (QRAO; Fuller et al. 2021, arXiv:2111.03167) with
+qiskit-optimization's ``algorithms.qrao``.
+
+``QuantumRandomAccessEncoding`` packs up to 3 QUBO variables on a qubit (as the X, Y, Z
+expectations of a (3,1)-QRAC; variables sharing a qubit must not interact, so dense QUBOs
+compress less) and builds the relaxed Hamiltonian. VQE minimises it here with an EfficientSU2
+ansatz through ``Backend.estimate`` and :func:`qbench.variational.minimize` (the comparative
+study: linear entanglement, reps 5, Powell, 20 evaluations), instead of the library's
+``QuantumRandomAccessOptimizer``, so the backends, counters and traces are qbench's. The optimum
+is rounded with the library's schemes: ``SemideterministicRounding`` (signs of the variables'
+Pauli expectations) or ``MagicRounding`` (measure every qubit in a random magic basis, read all
+its variables from the outcome).
+
+Magic rounding measures one circuit per sampled basis assignment, i.e. up to one per shot. The
+library would compile and run each as a separate circuit; :class:`BatchedMagicRounding` keeps
+the library's basis sampling and decoding but overrides its one evaluation step so that all
+bases are parameter sets of a single circuit (the basis rotation of each qubit as a U gate
+with parameters), compiled once and sampled with ``Backend.sample``. Its nominal sampler is the
+:class:`~qbench.backends.sampler_adapter.BackendSampler` over the same backend.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterVector
+from qiskit.quantum_info import Operator, SparsePauliOp
+from qiskit.synthesis import OneQubitEulerDecomposer
+from qiskit.transpiler import PassManager
+from qiskit_optimization import QuadraticProgram
+from qiskit_optimization.algorithms.qrao import (
+    MagicRounding,
+    QuantumRandomAccessEncoding,
+    RoundingContext,
+    SemideterministicRounding,
+)
+from qiskit_optimization.algorithms.qrao.quantum_random_access_encoding import (
+    _z_to_21p_qrac_basis_circuit,
+    _z_to_31p_qrac_basis_circuit,
+)
+
+from qbench.ansatz import hardware_efficient
+from qbench.backends.sampler_adapter import BackendSampler
+from qbench.params import check
+from qbench.qubo import Qubo
+from qbench.sampling import select_answer
+from qbench.solver import SolveContext, Solver, SolverResult
+from qbench.variational import OptimizerName, OptimizerSettings, minimize, variational_result
+
+
+@dataclass(frozen=True)
+class QraoParams:
+    """``max_vars_per_qubit``: 1, 2 or 3 (the QRAC); ``reps``, ``entanglement``: the
+    EfficientSU2 ansatz; ``initial_point``: ``random`` (uniform in [0, 2 pi)) or ``zeros``;
+    ``rounding``: ``magic`` or ``semideterministic``; ``basis_sampling``: magic bases drawn
+    ``uniform`` (the paper's guarantee) or ``weighted`` by the relaxed expectations;
+    ``rounding_shots``: shots of magic rounding; optimizer settings as for every variational
+    solver."""
+
+    max_vars_per_qubit: Literal[1, 2, 3] = 3
+    reps: int = 5
+    entanglement: Literal["linear", "reverse_linear", "full", "circular", "sca", "pairwise"] = "linear"
+    initial_point: Literal["random", "zeros"] = "random"
+    rounding: Literal["magic", "semideterministic"] = "magic"
+    basis_sampling: Literal["uniform", "weighted"] = "uniform"
+    rounding_shots: int = 10000
+    optimizer: OptimizerName = "Powell"
+    maxiter: int = 20
+    tol: float | None = None
+
+    def __post_init__(self) -> None:
+        check(self.reps >= 1, "reps", f"must be >= 1, got {self.reps}")
+        check(self.rounding_shots >= 1, "rounding_shots", f"must be >= 1, got {self.rounding_shots}")
+        self.optimizer_settings()
+
+    def optimizer_settings(self) -> OptimizerSettings:
+        return OptimizerSettings(self.optimizer, self.maxiter, self.tol)
+
+
+def quadratic_program(qubo: Qubo) -> QuadraticProgram:
+    """The QUBO as a minimising, unconstrained qiskit-optimization program (same variable order)."""
+    qp = QuadraticProgram("qubo")
+    for i in range(qubo.num_variables):
+        qp.binary_var(qubo.names[i] if qubo.names else f"x{i}")
+    rows, cols = np.nonzero(qubo.quadratic)
+    qp.minimize(
+        constant=qubo.offset,
+        linear=qubo.linear.tolist(),
+        quadratic={(int(i), int(j)): float(qubo.quadratic[i, j]) for i, j in zip(rows, cols)},
+    )
+    return qp
+
+
+def variable_operators(encoding: QuantumRandomAccessEncoding) -> list[SparsePauliOp]:
+    """The Pauli operator of each variable (``encoding.var2op``) on the whole register.
+
+    The library's qubit ``q`` of ``var2op`` is the ``q``-th tensor factor from the left, i.e.
+    Qiskit qubit ``num_qubits - 1 - q``, which a Pauli label spells in that order.
+    """
+    n = encoding.num_qubits
+    ops = []
+    for var in range(encoding.num_vars):
+        position, op = encoding.var2op[var]
+        label = ["I"] * n
+        label[position] = str(op.paulis[0])
+        ops.append(SparsePauliOp("".join(label)))
+    return ops
+
+
+class BatchedMagicRounding(MagicRounding):
+    """``MagicRounding`` whose basis measurements run as parameter sets of one circuit on a
+    qbench backend (see the module docstring)."""
+
+    def __init__(self, backend, shots: int, basis_sampling: str = "uniform", seed: int | None = None) -> None:
+        super().__init__(BackendSampler(backend, shots), basis_sampling=basis_sampling, seed=seed,
+                         pass_manager=PassManager())
+        self.backend = backend
+
+    @staticmethod
+    def basis_angles(vars_per_qubit: int) -> np.ndarray:
+        """U(theta, phi, lambda) angles of the inverse basis rotation of each magic basis index
+        (the library's own basis circuits, decomposed)."""
+        if vars_per_qubit == 1:
+            return np.zeros((1, 3))
+        builder = _z_to_31p_qrac_basis_circuit if vars_per_qubit == 3 else _z_to_21p_qrac_basis_circuit
+        decomposer = OneQubitEulerDecomposer("U")
+        angles = [decomposer.angles(Operator(builder([b]).inverse()).data) for b in range(2 ** (vars_per_qubit - 1))]
+        return np.array(angles)[:, :3]
+
+    def _evaluate_magic_bases(self, circuit, bases, basis_shots, vars_per_qubit):
+        """Counts (bitstring -> shots) of ``circuit`` measured in each of ``bases``."""
+        n = circuit.num_qubits
+        angles = ParameterVector("basis", 3 * n)
+        measured = circuit.copy()
+        for q in range(n):
+            measured.u(angles[3 * q], angles[3 * q + 1], angles[3 * q + 2], q)
+        prepared = self.backend.prepare(measured)
+        table = self.basis_angles(vars_per_qubit)
+        # The library gives qubit i the basis bases[n - 1 - i].
+        rows = table[np.asarray(bases)[:, ::-1]].reshape(len(bases), 3 * n)
+        counts: list[dict[str, int] | None] = [None] * len(bases)
+        by_shots: dict[int, list[int]] = defaultdict(list)
+        for i, shots in enumerate(basis_shots):
+            by_shots[int(shots)].append(i)
+        for shots, indices in sorted(by_shots.items(), reverse=True):
+            for i, samples in zip(indices, self.backend.sample(prepared, rows[indices], shots)):
+                unique, freq = np.unique(samples.bits, axis=0, return_counts=True)
+                counts[i] = {"".join(map(str, b[::-1].tolist())): int(c) for b, c in zip(unique, freq)}
+        return counts
+
+
+class Qrao(Solver):
+    """QRAO: VQE on the QRAC-relaxed Hamiltonian, then rounding; see the module docstring."""
+
+    name = "qrao"
+    Params = QraoParams
+
+    def solve(self, ctx: SolveContext) -> SolverResult:
+        p = self.params
+        qubo = ctx.encoding().qubo
+        encoding = QuantumRandomAccessEncoding(max_vars_per_qubit=p.max_vars_per_qubit)
+        encoding.encode(quadratic_program(qubo))
+        hamiltonian, offset = encoding.qubit_op, float(encoding.offset)
+        observables = [hamiltonian, *variable_operators(encoding)]
+        circuit = hardware_efficient(encoding.num_qubits, "efficient_su2", p.reps, p.entanglement)
+
+        backend = ctx.backend().seeded(ctx.seed)
+        prepared = backend.prepare(circuit)
+
+        def objective(theta: np.ndarray) -> float:
+            return float(backend.estimate(prepared, [hamiltonian], theta[None, :])[0, 0]) + offset
+
+        if p.initial_point == "random":
+            x0 = ctx.rng().uniform(0, 2 * np.pi, circuit.num_parameters)
+        else:
+            x0 = np.zeros(circuit.num_parameters)
+        settings = p.optimizer_settings()
+        executed_before = backend.timings["execute"]
+        result = minimize(objective, x0, settings, seed=ctx.seed, progress=ctx.progress, label=self.name)
+        optimise_execute = backend.timings["execute"] - executed_before
+
+        values = backend.estimate(prepared, observables, result.x[None, :])[0]
+        context = RoundingContext(encoding, expectation_values=values[1:].tolist(),
+                                  circuit=circuit.assign_parameters(result.x))
+        if p.rounding == "magic":
+            scheme = BatchedMagicRounding(backend, p.rounding_shots, p.basis_sampling, seed=ctx.seed)
+        else:
+            scheme = SemideterministicRounding(seed=ctx.seed)
+        rounded = scheme.round(context)
+        bits = np.array([s.x for s in rounded.samples], dtype=np.int8)
+        probabilities = np.array([s.probability for s in rounded.samples])
+        answer = select_answer(ctx, bits, probabilities)
+        return variational_result(
+            backend, prepared, answer, result, x0, settings, optimise_execute,
+            max_vars_per_qubit=p.max_vars_per_qubit, compression_ratio=encoding.compression_ratio,
+            relaxed_energy=float(values[0]) + offset, rounding=p.rounding,
+            basis_sampling=p.basis_sampling if p.rounding == "magic" else None,
+            rounding_shots=p.rounding_shots if p.rounding == "magic" else None,
+            ansatz="efficient_su2", reps=p.reps, entanglement=p.entanglement,
+            variable_expectations=values[1:].tolist(),
+        )
