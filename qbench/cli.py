@@ -1,4 +1,4 @@
-"""``python -m qbench``: run, list, instances.
+"""``python -m qbench``: run, list, instances, sweep, collect, report.
 
 ``run`` hands its arguments to Hydra (overrides, ``-m`` for multirun, ``--cfg job``); before
 that, the overrides are checked with Hydra's compose API so that a typo gives one line, not a
@@ -60,7 +60,60 @@ def _parser() -> argparse.ArgumentParser:
     f.set_defaults(handler=_cmd_fetch)
     v = isub.add_parser("list", help="every named instance and where it is available")
     v.set_defaults(handler=_cmd_instances_list)
+    _add_sweep_parsers(sub)
     return parser
+
+
+def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run an experiment's grid (resumable; local or Slurm)",
+                       description="Run every configuration of experiments/NAME.yaml that has no "
+                       "record yet. Hydra overrides follow, e.g. seed=0,1,2 hydra/launcher=slurm.")
+    p.add_argument("overrides", nargs="*", help="experiment=NAME, then Hydra overrides")
+    p.add_argument("--rerun-failed", action="store_true", help="also retry runs whose record is error/timeout")
+    p.add_argument("--dry-run", action="store_true", help="list the grid and each run's status; run nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_sweep)
+
+    p = sub.add_parser("collect", help="gather run records under DIR into a Parquet store")
+    p.add_argument("directory", help="a results directory (e.g. results/smoke)")
+    p.add_argument("--out", help="Parquet file (default DIR/store/records.parquet)")
+    p.add_argument("--query", help="SQL over the table `records` (DuckDB), printed")
+    p.set_defaults(handler=_cmd_collect)
+
+    p = sub.add_parser("report", help="tables (markdown, CSV) and figures (PNG) from the records under DIR")
+    p.add_argument("directory", help="a results directory (e.g. results/smoke)")
+    p.add_argument("--out", help="output directory (default DIR/report)")
+    p.add_argument("--qoblib", action="store_true",
+                   help="also export market-split and MIS results in QOBLIB's submission format")
+    p.add_argument("--submitter", default="N/A", help="QOBLIB: author name(s)")
+    p.add_argument("--affiliation", default="N/A", help="QOBLIB: affiliation(s)")
+    p.add_argument("--hardware", default="N/A", help="QOBLIB: hardware the runs used")
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from qbench import sweep
+
+    logging.getLogger("qiskit").setLevel(logging.WARNING)
+    return sweep.main(args.overrides, rerun_failed=args.rerun_failed, dry_run=args.dry_run,
+                      progress=not args.no_progress)
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from qbench import store
+
+    frame, path = store.collect(args.directory, args.out)
+    print(store.describe(frame, path))
+    if args.query:
+        print(store.query(path, args.query).to_string(index=False))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from qbench import report
+
+    return report.main(args.directory, args.out, qoblib=args.qoblib, submitter=args.submitter,
+                       affiliation=args.affiliation, hardware=args.hardware)
 
 
 def _run(overrides: list[str]) -> None:

@@ -1,0 +1,127 @@
+"""The report's figures (PNG, matplotlib's non-interactive Agg backend), one function each.
+
+A figure whose data is absent from the records (no quantum runs: no qubits; no optimizer runs:
+no traces) is not drawn; :func:`make_all` returns the files it wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def make_all(frame: pd.DataFrame, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    ok = frame[frame["status"] == "ok"] if len(frame) else frame
+    written = []
+    for name, draw in (("qubits_vs_size", qubits_vs_size), ("gap_vs_qubits", gap_vs_qubits),
+                       ("time_scaling", time_scaling), ("feasibility", feasibility)):
+        source = frame if name == "feasibility" else ok
+        path = out / f"{name}.png"
+        if len(source) and draw(source, path):
+            written.append(path)
+    for problem in sorted(ok["problem"].dropna().unique()) if len(ok) else []:
+        path = out / f"convergence_{problem}.png"
+        if convergence(ok[ok["problem"] == problem], path, problem):
+            written.append(path)
+    return written
+
+
+def _save(fig, path: Path) -> bool:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def qubits_vs_size(ok: pd.DataFrame, path: Path) -> bool:
+    """Qubits against the instance's native variables: one series per formulation's QUBO
+    (variables = qubits a plain encoding needs) and one per quantum method (qubits used)."""
+    series = []
+    for formulation, g in ok.dropna(subset=["variables", "qubo_variables"]).groupby("formulation"):
+        points = g.groupby("variables")["qubo_variables"].median()
+        series.append((f"{formulation} QUBO", points))
+    for method, g in ok.dropna(subset=["variables", "qubits"]).groupby("method"):
+        series.append((f"{method} (qubits used)", g.groupby("variables")["qubits"].median()))
+    if not series:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for label, points in series:
+        ax.plot(points.index, points.values, marker="o", label=label)
+    ax.set_xlabel("instance size (native binary variables)")
+    ax.set_ylabel("qubits")
+    ax.set_title("Qubits vs instance size")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def gap_vs_qubits(ok: pd.DataFrame, path: Path) -> bool:
+    data = ok.dropna(subset=["qubits", "gap"])
+    if data.empty:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for method, g in data.groupby("method"):
+        ax.scatter(g["qubits"], 100 * g["gap"], label=method, alpha=0.7)
+    ax.set_xlabel("qubits")
+    ax.set_ylabel("optimality gap [%]")
+    ax.set_title("Gap vs qubits (feasible answers)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def time_scaling(ok: pd.DataFrame, path: Path) -> bool:
+    data = ok.dropna(subset=["variables", "time_total"]) if "time_total" in ok else ok.iloc[0:0]
+    if data.empty:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for method, g in data.groupby("method"):
+        points = g.groupby("variables")["time_total"].median()
+        ax.plot(points.index, points.values, marker="o", label=method)
+    ax.set_yscale("log")
+    ax.set_xlabel("instance size (native binary variables)")
+    ax.set_ylabel("median wall time [s]")
+    ax.set_title("Time scaling")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def feasibility(frame: pd.DataFrame, path: Path) -> bool:
+    feasible = frame["feasible"].fillna(False).astype(bool) & (frame["status"] == "ok")
+    rate = feasible.groupby([frame["problem"], frame["method"]]).mean().unstack("method")
+    if rate.empty:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    width = 0.8 / max(1, rate.shape[1])
+    x = np.arange(len(rate.index))
+    for i, method in enumerate(rate.columns):
+        ax.bar(x + i * width, 100 * rate[method].fillna(0).to_numpy(), width, label=method)
+    ax.set_xticks(x + 0.4 - width / 2, rate.index)
+    ax.set_ylabel("feasible runs [%]")
+    ax.set_ylim(0, 105)
+    ax.set_title("Feasibility by method")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def convergence(ok: pd.DataFrame, path: Path, problem: str) -> bool:
+    """Optimizer traces (objective per evaluation, ``solver_info.trace``), one line per run."""
+    data = ok[ok["trace"].map(lambda t: t is not None and len(t) > 0)]
+    if data.empty:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    colours = {m: f"C{i}" for i, m in enumerate(sorted(data["method"].unique()))}
+    for method, g in data.groupby("method"):
+        for i, trace in enumerate(g["trace"]):
+            ax.plot(np.arange(1, len(trace) + 1), trace, color=colours[method], alpha=0.6,
+                    label=method if i == 0 else None)
+    ax.set_xlabel("optimizer evaluation")
+    ax.set_ylabel("objective (solver's cost)")
+    ax.set_title(f"Convergence: {problem}")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

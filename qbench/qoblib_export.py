@@ -1,0 +1,147 @@
+"""Market-split and MIS results in QOBLIB's submission format, ready for a pull request there.
+
+Format as QOBLIB documents it (github.com/ZIB-AOPT/QOBLIB: CONTRIBUTING.md, the checker
+``misc/ci/check_submission.py`` and published submissions such as
+``07-independentset/submissions/20250115_QAOA_Egger/``): one submission directory per method,
+``YYYYMMDD_<Method>_<Submitter>/``, holding one directory per instance with
+
+- ``<instance>_summary.csv``: the 30 columns below, in this order (the checker compares the
+  header exactly), one data row;
+- ``solutions/<instance>_solution_<N>.mst``, N = 0, 1, ... consecutive: one file per run in the
+  "named variable" format both problem checkers read (``x#<i> <0|1>``, i 1-based = the DIMACS
+  vertex for MIS, the column of A for market split).
+
+Numbers come from the run records only; what the records do not know (non-zero coefficients,
+coefficient ranges, GPU/QPU times, hardware unless ``--hardware`` is given) is ``N/A``, which
+the checker accepts. ``# Runs`` counts completed (``ok``) runs; ``# Successful Runs`` uses
+threshold 0, i.e. runs that reached the best value this method found (QOBLIB's definition is
+relative to the algorithm's own best).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from qbench import __version__
+
+COLUMNS = [
+    "Problem", "Submitter", "Affiliation", "Date", "Reference", "Best Objective Value",
+    "Optimality Bound", "Modeling Approach", "# Decision Variables", "# Binary Variables",
+    "# Integer Variables", "# Continuous Variables", "# Non-Zero Coefficients", "Coefficients Type",
+    "Coefficients Range", "Workflow", "Algorithm Type", "Paradigm", "# Runs", "# Feasible Runs",
+    "# Successful Runs", "Success Threshold", "Hardware Specifications", "Total Runtime",
+    "Time to Solution", "CPU Runtime", "GPU Runtime", "QPU Runtime", "Other HW Runtime", "Remarks",
+]
+PROBLEMS = ("msp", "mis")
+NA = "N/A"
+#: Solvers whose answer does not depend on the seed.
+DETERMINISTIC = ("scip", "exact")
+
+
+def export(frame: pd.DataFrame, out: Path, submitter: str = NA, affiliation: str = NA,
+           hardware: str = NA, today: date | None = None) -> list[Path]:
+    """Write the submission directories under ``out``; returns the instance directories."""
+    today = today or date.today()
+    written = []
+    data = frame[frame["problem"].isin(PROBLEMS) & (frame["status"] == "ok")]
+    data = data[data["instance"].astype(str) != "generated"]
+    data = data[~data["instance"].astype(str).str.startswith("gen-")]  # only library instances
+    for (method, problem, instance), runs in data.groupby(["method", "problem", "instance"], sort=True):
+        name = _slug(method)
+        submission = out / f"{today:%Y%m%d}_{name}_{_slug(submitter) if submitter != NA else 'qbench'}"
+        directory = submission / str(instance)
+        (directory / "solutions").mkdir(parents=True, exist_ok=True)
+        runs = runs.sort_values(["seed", "key"])
+        for index, solution in enumerate(runs["solution"]):
+            _write_solution(directory / "solutions" / f"{instance}_solution_{index}.mst", solution)
+        row = summary_row(runs, str(instance), submitter, affiliation, hardware, today)
+        with open(directory / f"{instance}_summary.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerow(row)
+        written.append(directory)
+    return written
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in str(text)).strip("-") or "run"
+
+
+def _write_solution(path: Path, solution) -> None:
+    values = [] if solution is None else [int(v) for v in solution]
+    path.write_text("".join(f"x#{i} {v}\n" for i, v in enumerate(values, 1)))
+
+
+def _num(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return NA
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:.6g}"
+
+
+def summary_row(runs: pd.DataFrame, instance: str, submitter: str, affiliation: str,
+                hardware: str, today: date) -> dict[str, str]:
+    first = runs.iloc[0]
+    solver = str(first["solver"])
+    feasible = runs[runs["feasible"].fillna(False).astype(bool)]
+    maximise = first["sense"] == "max"
+    best = (feasible["objective"].max() if maximise else feasible["objective"].min()) if len(feasible) else None
+    successful = int((feasible["objective"] == best).sum()) if best is not None else 0
+    proven = (solver == "scip" and best is not None
+              and (runs["solver_status"] == "optimal").any())
+    quantum = runs["qubits"].notna().any()
+    backend = first["backend"]
+    paradigm = ("Quantum Hardware" if backend == "ibm" else "Quantum Simulator") if quantum else "Classical"
+    qubo = solver != "scip"
+    variables = runs["qubo_variables" if qubo else "variables"].median()
+    total = runs["time_total"].mean() if "time_total" in runs else None
+    revisions = sorted({str(r) for r in runs["git_revision"].dropna()})
+    return {
+        "Problem": instance,
+        "Submitter": submitter,
+        "Affiliation": affiliation,
+        "Date": today.isoformat(),
+        "Reference": f"qbench {__version__}" + (f" (git {', '.join(revisions)})" if revisions else "")
+                     + "; per-run configs and versions in the qbench run records",
+        "Best Objective Value": _num(best),
+        # Asserting a proven optimum makes QOBLIB's CI check optimality: only for SCIP's proofs.
+        "Optimality Bound": _num(best) if proven else NA,
+        "Modeling Approach": f"QUBO ({first['formulation']} formulation)" if qubo else "Binary linear program (MIP)",
+        "# Decision Variables": _num(variables),
+        "# Binary Variables": _num(variables),
+        "# Integer Variables": "0" if qubo else NA,
+        "# Continuous Variables": "0" if qubo else NA,
+        "# Non-Zero Coefficients": NA,
+        "Coefficients Type": NA,
+        "Coefficients Range": NA,
+        "Workflow": _workflow(first),
+        "Algorithm Type": "Deterministic" if solver in DETERMINISTIC else "Stochastic",
+        "Paradigm": paradigm,
+        "# Runs": str(len(runs)),
+        "# Feasible Runs": str(len(feasible)),
+        "# Successful Runs": str(successful),
+        "Success Threshold": "0",
+        "Hardware Specifications": hardware,
+        "Total Runtime": _num(total),
+        "Time to Solution": NA,
+        "CPU Runtime": _num(total) if paradigm != "Quantum Hardware" else NA,
+        "GPU Runtime": NA,
+        "QPU Runtime": NA,
+        "Other HW Runtime": NA,
+        "Remarks": "Runtimes in seconds, mean over runs (wall time of the whole qbench run). "
+                   f"Seeds {', '.join(str(int(s)) for s in sorted(runs['seed'].dropna().unique()))}.",
+    }
+
+
+def _workflow(first: pd.Series) -> str:
+    method = str(first["method"])
+    if first["solver"] == "scip":
+        return f"qbench solver={method}: SCIP on the problem's MIP model"
+    backend = f" on backend={first['backend']}" if pd.notna(first["qubits"]) else ""
+    return (f"qbench solver={method}{backend}: {first['formulation']} QUBO of the instance; "
+            "the answer decoded to the original variables and evaluated natively")

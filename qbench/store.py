@@ -1,0 +1,167 @@
+"""The results store: run records (one JSON file per run) -> one flat table, in Parquet.
+
+The JSON records are the source of truth; many writers (sweep workers, cluster jobs) each write
+their own file atomically, so they never corrupt one another. ``collect`` aggregates them on
+read into ``DIR/store/records.parquet`` (written atomically too), one row per record, for
+pandas or DuckDB (:func:`query`, the table is called ``records``). A file that cannot be read
+as a record (truncated by a crash, edited by hand) is skipped with a one-line warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from qbench.records import RECORD_FILE
+
+STORE_FILE = Path("store") / "records.parquet"
+
+#: Identity and outcome columns, in this order; then ``time_*`` per phase, then the rest.
+COLUMNS = [
+    "experiment", "key", "problem", "instance", "instance_hash", "method", "solver", "backend",
+    "formulation", "seed", "status", "error", "solver_status", "objective", "reference",
+    "reference_source", "reference_proven", "gap", "approximation_ratio", "feasible", "violation",
+    "dual_bound", "qubits", "qubo_variables", "variables", "constraints", "success_probability",
+    "feasible_probability", "sense", "solution", "trace", "created", "git_revision", "record_path",
+]
+_NUMERIC = ["seed", "objective", "reference", "gap", "approximation_ratio", "violation",
+            "dual_bound", "qubits", "qubo_variables", "variables", "constraints",
+            "success_probability", "feasible_probability"]
+_REQUIRED = ("key", "problem", "solver", "status")
+
+
+def record_paths(directory: str | Path) -> list[Path]:
+    return sorted(Path(directory).rglob(RECORD_FILE))
+
+
+def load(directory: str | Path, warn=None) -> pd.DataFrame:
+    """All readable records under ``directory`` as a flat frame (warnings for unreadable ones)."""
+    warn = warn or _warn
+    rows = []
+    for path in record_paths(directory):
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict) or any(k not in data for k in _REQUIRED):
+                raise ValueError("not a run record (fields missing)")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            warn(f"skipped {path}: {reason}")
+            continue
+        rows.append(flatten(data, path))
+    return to_frame(rows)
+
+
+def _warn(message: str) -> None:
+    print(f"qbench: warning: {message}", file=sys.stderr)
+
+
+def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """One table row from one record."""
+    config = data.get("config") or {}
+    info = data.get("solver_info") or {}
+    trace = info.get("trace")
+    row = {name: data.get(name) for name in COLUMNS if name in data}
+    row.update(
+        experiment=(config.get("sweep") or {}).get("experiment"),
+        success_probability=info.get("optimal_probability"),
+        feasible_probability=info.get("feasible_probability"),
+        trace=[float(v) for v in trace if v is not None] if isinstance(trace, list) else None,
+        record_path=str(path) if path else None,
+        solver_params=json.dumps(_params(config.get("solver")), sort_keys=True),
+    )
+    for phase, seconds in (data.get("times") or {}).items():
+        row[f"time_{phase}"] = seconds
+    return row
+
+
+def _params(component: Any) -> dict[str, Any]:
+    if not isinstance(component, dict):
+        return {}
+    return {k: v for k, v in component.items() if k not in ("_target_", "name")}
+
+
+def to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows))
+    for name in COLUMNS + ["solver_params"]:
+        if name not in frame:
+            frame[name] = None
+    for name in _NUMERIC + [c for c in frame.columns if c.startswith("time_")]:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    frame["feasible"] = frame["feasible"].astype("boolean")
+    frame["method"] = method_labels(frame)
+    times = sorted(c for c in frame.columns if c.startswith("time_"))
+    rest = [c for c in frame.columns if c not in COLUMNS and c not in times]
+    return frame[COLUMNS + times + rest]
+
+
+def method_labels(frame: pd.DataFrame) -> pd.Series:
+    """``solver`` plus the solver settings (and formulation) that vary among its records here.
+
+    A study that sweeps CVaR's alpha, or compares penalty and unbalanced formulations for the
+    same solver, gets one row per variant in its tables ("cvar_vqe alpha=0.25 / unbalanced").
+    """
+    labels = pd.Series(frame["solver"].astype(str), index=frame.index, dtype=object)
+    for solver, group in frame.groupby("solver"):
+        params = [json.loads(p) if isinstance(p, str) else {} for p in group["solver_params"]]
+        keys = sorted({k for p in params for k in p})
+        varying = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True) for p in params}) > 1]
+        show_formulation = group["formulation"].nunique(dropna=True) > 1
+        for index, p, formulation in zip(group.index, params, group["formulation"]):
+            label = " ".join([str(solver)] + [f"{k}={_short(p.get(k))}" for k in varying])
+            if show_formulation:
+                label += f" / {formulation}"
+            labels[index] = label
+    return labels
+
+
+def _short(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def collect(directory: str | Path, out: str | Path | None = None) -> tuple[pd.DataFrame, Path]:
+    """Aggregate the records under ``directory`` into the Parquet store; returns (frame, path)."""
+    frame = load(directory)
+    path = Path(out) if out else Path(directory) / STORE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".records-", suffix=".parquet", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return frame, path
+
+
+def read(path: str | Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def query(path: str | Path, sql: str) -> pd.DataFrame:
+    """Run ``sql`` with DuckDB against the store at ``path`` (table name ``records``)."""
+    import duckdb
+
+    from qbench.errors import QbenchError
+
+    con = duckdb.connect()
+    try:
+        con.register("records", con.read_parquet(str(path)))
+        return con.execute(sql).df()
+    except duckdb.Error as exc:
+        raise QbenchError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def describe(frame: pd.DataFrame, path: Path) -> str:
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "error", "timeout"))
+    return f"{len(frame)} records ({parts}) -> {path}"
