@@ -18,16 +18,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from qiskit_optimization import QuadraticProgram
 
 from problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
-from qbench.errors import InputFileError
+from qbench.errors import ConfigError, InputFileError
 from qbench.instances import ManifestEntry
 from qbench.params import check
 from qbench.parsing import NumberStream
 from qbench.problem import Evaluation, Reference, ProblemFamily
+
+
+#: SCIP models: ``adams_johnson`` (strong, large LP), ``kaufman_broeckx`` (compact, weak bound).
+MipModel = Literal["auto", "adams_johnson", "kaufman_broeckx"]
+#: Largest n for which ``auto`` picks Adams–Johnson (its root LP stalls beyond, measured here).
+AJ_MAX_N = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +44,7 @@ class Qap(AssignmentProblem):
     name: str
     flow: np.ndarray
     distance: np.ndarray
+    mip: MipModel = "auto"
     reference: Reference = Reference.unknown()
 
     kind = "qap"
@@ -82,19 +90,25 @@ class Qap(AssignmentProblem):
         constant, linear, upper = self.layout.quadratic_form(self.flow, self.distance)
         return Evaluation(float(constant + linear @ x + x @ upper @ x), False, self.layout.violation(x))
 
-    def build_mip(self, model):
-        """Adams–Johnson (1994) linearisation, the first level of the RLT hierarchy.
+    def mip_model(self) -> str:
+        """The linearisation :meth:`build_mip` writes: ``mip``, or for ``auto`` Adams–Johnson up
+        to n = 10 and Kaufman–Broeckx above (when the data allow it)."""
+        if self.mip != "auto":
+            return self.mip
+        nonnegative = bool(np.all(self.flow >= 0) and np.all(self.distance >= 0))
+        return "adams_johnson" if self.n <= AJ_MAX_N or not nonnegative else "kaufman_broeckx"
 
-        Why this one: the Kaufman–Broeckx model is compact (n^2 extra variables) but its LP
-        bound is near zero, so SCIP proves even n = 6 only by enumeration; the Adams–Johnson LP
-        bound dominates Gilmore–Lawler and is the standard strong linear model, with
-        ``y[i,p,j,q] = x[i,p] x[j,q]`` for i != j, p != q (symmetry ``y[i,p,j,q] = y[j,q,i,p]``
-        identified, so n^2 (n-1)^2 / 2 variables: 450 at n = 6, 8712 at n = 12) and the
-        constraints ``sum_{q != p} y[i,p,j,q] = x[i,p]`` for every j != i and
-        ``sum_{j != i} y[i,p,j,q] = x[i,p]`` for every q != p. With x a permutation matrix these
-        force y to be exactly the products. Instances of n >= 12 still need far more than a
-        minute (nug12 is not proven in 20 s); those runs end with status ``time_limit`` and
-        SCIP's dual bound.
+    def build_mip(self, model):
+        """One of the two standard linearisations (``problem.mip``; see :meth:`mip_model`).
+
+        Adams–Johnson (1994, the first RLT level) is the strong one: its LP bound dominates
+        Gilmore–Lawler. It proves generated n = 8 at the root in about 3 s here and ends n = 10
+        at a 1.6% gap after 60 s, but its LP is large (n^2 (n-1)^2 / 2 continuous variables,
+        8712 at n = 12) and highly degenerate: at n = 12 (nug12) SCIP had not finished the root
+        LP after 60 s, leaving dual bound 0 and only the first heuristic solution (724 vs 578).
+        Kaufman–Broeckx (1978) is compact (n^2 extra variables) with a bound near 0, but SCIP
+        searches it quickly (nug12: 634 within 20 s), so ``auto`` uses it above n = 10. Neither
+        proves n = 12 in minutes; such runs end with status ``time_limit`` and SCIP's bound.
         """
         from pyscipopt import quicksum
 
@@ -104,34 +118,67 @@ class Qap(AssignmentProblem):
             model.addCons(quicksum(x[i]) == 1, name=f"row_{i}")
         for p in range(n):
             model.addCons(quicksum(x[i][p] for i in range(n)) == 1, name=f"col_{p}")
+        if self.mip_model() == "adams_johnson":
+            objective = self._adams_johnson(model, x)
+        else:
+            objective = self._kaufman_broeckx(model, x)
+        model.setObjective(objective, "minimize")
+
+        def extract(m) -> np.ndarray:
+            return np.array([round(m.getVal(x[i][p])) for i, p in self.layout.cells], dtype=np.int8)
+
+        return extract
+
+    def _adams_johnson(self, model, x):
+        """``y[i,p,j,q] = x[i,p] x[j,q]`` for i != j, p != q (``y[i,p,j,q] = y[j,q,i,p]``
+        identified), ``sum_{q != p} y[i,p,j,q] = x[i,p]`` for every j != i and
+        ``sum_{j != i} y[i,p,j,q] = x[i,p]`` for every q != p. With x a permutation matrix these
+        force y to be exactly the products. Returns the objective."""
+        from pyscipopt import quicksum
+
+        n, a, b = self.n, self.flow, self.distance
         y: dict[tuple[int, int, int, int], object] = {}
-        objective = []
+        terms = []
         for i, j in combinations(range(n), 2):
             for p in range(n):
                 for q in range(n):
                     if p == q:
                         continue
-                    weight = self.flow[i, j] * self.distance[p, q] + self.flow[j, i] * self.distance[q, p]
                     var = model.addVar(f"y_{i}_{p}_{j}_{q}", vtype="C", lb=0.0, ub=1.0)
                     y[i, p, j, q] = y[j, q, i, p] = var
+                    weight = a[i, j] * b[p, q] + a[j, i] * b[q, p]
                     if weight:
-                        objective.append(float(weight) * var)
+                        terms.append(float(weight) * var)
         for i in range(n):
             for p in range(n):
-                if self.flow[i, i] * self.distance[p, p]:
-                    objective.append(float(self.flow[i, i] * self.distance[p, p]) * x[i][p])
+                if a[i, i] * b[p, p]:
+                    terms.append(float(a[i, i] * b[p, p]) * x[i][p])
                 for j in range(n):
                     if j != i:
                         model.addCons(quicksum(y[i, p, j, q] for q in range(n) if q != p) == x[i][p])
                 for q in range(n):
                     if q != p:
                         model.addCons(quicksum(y[i, p, j, q] for j in range(n) if j != i) == x[i][p])
-        model.setObjective(quicksum(objective), "minimize")
+        return quicksum(terms)
 
-        def extract(m) -> np.ndarray:
-            return np.array([round(m.getVal(x[i][p])) for i, p in self.layout.cells], dtype=np.int8)
+    def _kaufman_broeckx(self, model, x):
+        """``w[i,p] >= sum_{j,q} a_ij b_pq x[j,q] - c_ip (1 - x[i,p])`` with ``c_ip = sum_{j,q}
+        a_ij b_pq``: w[i,p] is facility i's share of the cost when it sits at p, else 0 (valid
+        for non-negative data, which :meth:`mip_model` and :class:`Options` ensure). Returns the
+        objective ``sum w``."""
+        from pyscipopt import quicksum
 
-        return extract
+        n, a, b = self.n, self.flow, self.distance
+        if np.any(a < 0) or np.any(b < 0):
+            raise ConfigError("problem.mip: kaufman_broeckx needs non-negative flows and distances")
+        w = [[model.addVar(f"w_{i}_{p}", vtype="C", lb=0.0) for p in range(n)] for i in range(n)]
+        for i in range(n):
+            for p in range(n):
+                share = np.outer(a[i], b[p])
+                c = float(share.sum())
+                cost = quicksum(float(share[j, q]) * x[j][q] for j in range(n) for q in range(n) if share[j, q])
+                model.addCons(c * x[i][p] + cost - w[i][p] <= c, name=f"kb_{i}_{p}")
+        return quicksum(w[i][p] for i in range(n) for p in range(n))
 
 
 @dataclass(frozen=True)
@@ -153,7 +200,9 @@ class Generator:
 
 @dataclass(frozen=True)
 class Options:
-    """QAP has no instance options."""
+    """``mip``: the linearisation SCIP solves (see :meth:`Qap.build_mip`); ``auto`` chooses by n."""
+
+    mip: MipModel = "auto"
 
 
 def generate(params: Generator, options: Options | None = None) -> Qap:
@@ -166,7 +215,7 @@ def generate(params: Generator, options: Options | None = None) -> Qap:
     points = np.stack([cells // side, cells % side], axis=1).astype(float)
     distance = np.floor(np.linalg.norm(points[:, None] - points[None, :], axis=2) + 0.5)
     name = f"gen-n{n}-f{params.max_flow}-g{params.grid}-s{params.seed}"
-    return Qap(name, flow.astype(float), distance)
+    return Qap(name, flow.astype(float), distance, (options or Options()).mip)
 
 
 def read_dat(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +253,7 @@ def load(path: Path, options: Options | None = None, entry: ManifestEntry | None
     """
     path = Path(path)
     flow, distance = read_dat(path)
-    problem = Qap(entry.name if entry else path.stem, flow, distance)
+    problem = Qap(entry.name if entry else path.stem, flow, distance, (options or Options()).mip)
     if entry is not None:
         reference = (
             Reference(float(entry.reference), entry.reference_source, entry.proven)

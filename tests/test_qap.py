@@ -49,9 +49,13 @@ def test_a_copied_file_with_its_sln_gets_the_evaluated_reference(instances_dir, 
     assert "mine.sln" in p.reference.source
 
 
-@pytest.mark.parametrize("n,seed", [(4, 0), (5, 1), (6, 2)])
-def test_scip_matches_brute_force(n, seed):
-    p = generate(Generator(n=n, seed=seed))
+@pytest.mark.parametrize("n,seed,mip", [
+    (4, 0, "adams_johnson"), (5, 1, "adams_johnson"), (6, 2, "adams_johnson"),
+    (4, 3, "kaufman_broeckx"), (6, 4, "kaufman_broeckx"),
+])
+def test_scip_matches_brute_force(n, seed, mip):
+    p = generate(Generator(n=n, seed=seed), Options(mip=mip))
+    assert p.mip_model() == mip
     result = solve_mip(p, ScipParams(time_limit=60))
     assert result.status == "optimal"
     optimum = brute_force(p)
@@ -79,6 +83,17 @@ def test_group_penalties_name_rows_and_columns():
     assert record.status == "ok" and record.feasible, record.error
     bad = run("problem=qap", "solver=exact", "+formulation.group_penalties.capacity=2.0")
     assert bad.status == "error" and "this problem has: col, row" in bad.error
+
+
+def test_auto_model_choice(instances_dir):
+    assert generate(Generator(n=10)).mip_model() == "adams_johnson"
+    assert build_problem({"name": "qap", "instance": "nug12", "mip": "auto"}).mip_model() == "kaufman_broeckx"
+    negative = Qap("neg", -np.ones((11, 11)), np.ones((11, 11)))
+    assert negative.mip_model() == "adams_johnson"
+    with pytest.raises(ConfigError, match="kaufman_broeckx needs non-negative"):
+        solve_mip(Qap("neg", -np.ones((3, 3)), np.ones((3, 3)), "kaufman_broeckx"), ScipParams())
+    record = run("problem=qap", "problem.mip=lp")
+    assert record.status == "error" and record.error.startswith("problem.mip: 'lp' is not allowed; choose one of auto")
 
 
 def test_generator_is_deterministic_per_seed():
