@@ -72,7 +72,8 @@ def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
         experiment=(config.get("sweep") or {}).get("experiment"),
         success_probability=info.get("optimal_probability"),
         feasible_probability=info.get("feasible_probability"),
-        trace=[float(v) for v in trace if v is not None] if isinstance(trace, list) else None,
+        # Numbers only: some solvers trace richer entries (the Lagrangian dual: one dict per iteration).
+        trace=[float(v) for v in trace if isinstance(v, (int, float))] if isinstance(trace, list) else None,
         record_path=str(path) if path else None,
         solver_params=json.dumps(_params(config.get("solver")), sort_keys=True),
     )
