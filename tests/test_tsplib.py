@@ -116,6 +116,14 @@ def test_shipped_files(instances_dir):
 GOOD = coord_file("EUC_2D", POINTS)
 
 
+def assert_file_error(read, path, line, message):
+    """``read(path)`` fails with one line starting ``PATH:LINE: `` and holding ``message``."""
+    with pytest.raises(InputFileError) as info:
+        read(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}:{line}: ") and message in text and "\n" not in text
+
+
 @pytest.mark.parametrize("text,line,message", [
     (GOOD.replace("COMMENT", "COLOUR"), 3, "unknown or unsupported keyword 'COLOUR'"),
     (GOOD.replace("EUC_2D", "EUC_9D"), 5, "unsupported EDGE_WEIGHT_TYPE 'EUC_9D'; supported: EUC_2D"),
@@ -138,11 +146,7 @@ GOOD = coord_file("EUC_2D", POINTS)
      "EDGE_WEIGHT_TYPE EXPLICIT needs an EDGE_WEIGHT_FORMAT"),
 ])
 def test_malformed_files_name_file_and_line(tmp_path, text, line, message):
-    path = write(tmp_path, text)
-    with pytest.raises(InputFileError) as info:
-        tsplib.read_problem(path)
-    assert str(info.value).startswith(f"{path}:{line}: ")
-    assert message in str(info.value)
+    assert_file_error(tsplib.read_problem, write(tmp_path, text), line, message)
 
 
 @pytest.mark.parametrize("text,message", [
@@ -174,11 +178,7 @@ def test_tour_reading_across_lines(tmp_path):
     (TOUR.replace("TYPE : TOUR", "TYPE : TSP"), 2, "unsupported TYPE 'TSP'; supported: TOUR"),
 ])
 def test_malformed_tours_name_file_and_line(tmp_path, text, line, message):
-    path = write(tmp_path, text, "t.tour")
-    with pytest.raises(InputFileError) as info:
-        tsplib.read_tour(path)
-    assert str(info.value).startswith(f"{path}:{line}: ")
-    assert message in str(info.value)
+    assert_file_error(tsplib.read_tour, write(tmp_path, text, "t.tour"), line, message)
 
 
 def test_tour_dimension_must_match_the_instance(tmp_path):
