@@ -15,6 +15,7 @@ linear terms and a constant, once, for the QP and for evaluating any (also infea
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -180,8 +181,9 @@ class AssignmentProblem(Problem):
     """
 
     @property
-    def layout(self) -> AssignmentLayout:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def layout(self) -> AssignmentLayout:
+        """Which cells of the n x n matrix are decision variables (and which are fixed)."""
 
     def repair(self, x: np.ndarray) -> np.ndarray:
         """Hungarian repair: the permutation matrix closest to ``x`` (see :meth:`AssignmentLayout.repair`)."""

@@ -131,6 +131,10 @@ class Tsp(AssignmentProblem):
         return extract
 
 
+#: How far below 2 a cut must be to count as violated.
+CUT_TOLERANCE = 1e-4
+
+
 class SubtourElimination(Conshdlr):
     """SCIP constraint handler for ``e(delta(S)) >= 2``: checks, enforces and separates them.
 
@@ -155,7 +159,9 @@ class SubtourElimination(Conshdlr):
         if len(components) > 1:
             return components
         weight, (side, _) = nx.stoer_wagner(graph)
-        return [set(side)] if weight < 2 - 1e-6 else []
+        # A cut violated by less than SCIP's tolerances could be "added" forever without
+        # changing the LP; integral solutions violate a cut by at least 1.
+        return [set(side)] if weight < 2 - CUT_TOLERANCE else []
 
     def _add_cuts(self, solution=None) -> bool:
         sets = self._violated_sets(solution)
