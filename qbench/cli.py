@@ -1,4 +1,4 @@
-"""``python -m qbench``: run, list, instances, sweep, collect, report.
+"""``python -m qbench``: run, list, instances, sweep, collect, report, dashboard.
 
 ``run`` hands its arguments to Hydra (overrides, ``-m`` for multirun, ``--cfg job``); before
 that, the overrides are checked with Hydra's compose API so that a typo gives one line, not a
@@ -24,7 +24,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         _run(argv[1:])
         return
     parser = _parser()
-    args = parser.parse_args(argv)
+    if argv and argv[0] == "sweep":
+        # Hydra overrides may follow the flags (sweep --dry-run seed=0,1): collect them all.
+        args, extra = parser.parse_known_args(argv)
+        flags = [a for a in extra if a.startswith("-")]
+        if flags:
+            parser.error(f"unrecognized arguments: {' '.join(flags)}")
+        args.overrides += extra
+    else:
+        args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
         sys.exit(2)
@@ -61,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     v = isub.add_parser("list", help="every named instance and where it is available")
     v.set_defaults(handler=_cmd_instances_list)
     _add_sweep_parsers(sub)
+    _add_dashboard_parser(sub)
     return parser
 
 
@@ -114,6 +123,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     return report.main(args.directory, args.out, qoblib=args.qoblib, submitter=args.submitter,
                        affiliation=args.affiliation, hardware=args.hardware)
+
+
+def _add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dashboard", help="interactive web view of the records under DIR (Streamlit, local only)")
+    p.add_argument("directory", help="a results directory (e.g. results/)")
+    p.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
+    p.set_defaults(handler=_cmd_dashboard)
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from qbench.dashboard import serve
+
+    return serve.serve(args.directory, args.port)
 
 
 def _run(overrides: list[str]) -> None:

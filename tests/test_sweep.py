@@ -234,3 +234,36 @@ def test_unknown_experiment_is_one_line():
     assert out.returncode == 2
     assert out.stderr.startswith("qbench: error: unknown experiment 'nosuch'; choose one of: ")
     assert "smoke" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_collect_and_report_on_the_sweep_records(faulty_sweep):
+    root, _, _ = faulty_sweep
+    import pandas as pd
+
+    out = subprocess.run([sys.executable, "-m", "qbench", "collect", str(root), "--query",
+                          "SELECT status, count(*) AS n FROM records GROUP BY status ORDER BY status"],
+                         capture_output=True, text=True, env=env(), cwd=repo_root(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "8 records (5 ok, 2 error, 1 timeout)" in out.stdout
+    assert [l.split() for l in out.stdout.splitlines()[-3:]] == [["error", "2"], ["ok", "5"], ["timeout", "1"]]
+
+    out = subprocess.run([sys.executable, "-m", "qbench", "report", str(root)], capture_output=True,
+                         text=True, env=env(), cwd=repo_root(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    summary = pd.read_csv(root / "report" / "tables" / "summary.csv")
+    found = records(root)
+    methods = dict(pd.read_parquet(root / "store" / "records.parquet")[["key", "method"]].values)
+    assert set(methods) == {r["key"] for r in found}
+    for (problem, method), row in summary.set_index(["problem", "method"]).iterrows():
+        mine = [r for r in found if methods[r["key"]] == method and r["problem"] == problem]
+        assert {methods[r["key"]].split()[0] for r in mine} == {r["solver"] for r in mine}
+        ok = [r for r in mine if r["status"] == "ok"]
+        assert row["runs"] == len(mine) and row["ok"] == len(ok)
+        assert row["feasible_rate"] == sum(bool(r["feasible"]) for r in ok) / len(mine)
+        gaps = [r["gap"] for r in ok if r["feasible"] and r["gap"] is not None]
+        assert row["gap_mean"] == pytest.approx(sum(gaps) / len(gaps)) if gaps else pd.isna(row["gap_mean"])
+    assert summary["runs"].sum() == 8
+    figures = sorted(p.name for p in (root / "report" / "figures").iterdir())
+    assert figures == ["convergence_mdkp.png", "feasibility.png", "gap_vs_qubits.png",
+                       "qubits_vs_size.png", "time_scaling.png"]
+    assert all((root / "report" / "figures" / f).stat().st_size > 5000 for f in figures)
