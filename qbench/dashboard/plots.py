@@ -1,0 +1,129 @@
+"""Plots: gap vs qubits, feasibility by method, time vs instance size (log), qubit savings of
+slack-free methods against the penalty QUBO, and optimizer convergence traces of chosen runs.
+
+Interactive Altair charts (Altair ships with Streamlit). Aggregates come from
+:mod:`qbench.report` (feasibility from its summary table, qubit counts from its qubits table);
+the ``*_data`` functions here only reshape them, and are tested directly.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from qbench import report
+
+#: The formulation whose QUBO is the baseline of the qubit savings (slack qubits included).
+BASELINE = "penalty"
+
+
+def savings_data(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per problem x instance x method: qubits it needs (qubits used; a classical solver: its
+    QUBO's variables), the penalty QUBO's size on the same instance, and the saving.
+
+    Only instances with a penalty-QUBO baseline, and only methods that need fewer qubits than
+    the baseline (the slack-free ones: dual methods, unbalanced penalization, ...).
+    """
+    qubits = report.qubits_table(frame)
+    if qubits.empty:
+        return pd.DataFrame(columns=["problem", "instance", "method", "formulation", "qubits",
+                                     "penalty_qubo", "saving", "saving_rate"])
+    qubits = qubits.assign(needed=qubits["qubits"].fillna(qubits["qubo_variables"]))
+    baseline = (qubits[qubits["formulation"] == BASELINE].groupby(["problem", "instance"])["qubo_variables"]
+                .median().rename("penalty_qubo"))
+    rows = qubits.join(baseline, on=["problem", "instance"], how="inner")
+    rows = rows[rows["needed"] < rows["penalty_qubo"]]
+    rows = rows.assign(qubits=rows["needed"], saving=rows["penalty_qubo"] - rows["needed"])
+    rows["saving_rate"] = rows["saving"] / rows["penalty_qubo"]
+    return rows[["problem", "instance", "method", "formulation", "qubits", "penalty_qubo", "saving",
+                 "saving_rate"]].reset_index(drop=True)
+
+
+def trace_data(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Long table (run, evaluation, value) of the optimizer traces of the runs ``keys``."""
+    rows = []
+    for _, run in frame[frame["key"].isin(keys)].iterrows():
+        trace = run["trace"]
+        if trace is None or len(trace) == 0:
+            continue
+        label = f"{run['method']} {run['instance']} seed {run['seed']} ({run['key'][:8]})"
+        rows.extend({"run": label, "evaluation": i, "value": float(v)} for i, v in enumerate(trace, 1))
+    return pd.DataFrame(rows, columns=["run", "evaluation", "value"])
+
+
+def run_label(run: pd.Series) -> str:
+    return f"{run['problem']} / {run['instance']} / {run['method']} / seed {run['seed']} ({run['key'][:8]})"
+
+
+def _ok(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["status"] == "ok"]
+
+
+def render(frame: pd.DataFrame) -> None:
+    ok = _ok(frame)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Gap vs qubits")
+        data = ok.dropna(subset=["qubits", "gap"])
+        if data.empty:
+            st.info("No feasible run with qubits (quantum methods) and a gap in the selection.")
+        else:
+            st.altair_chart(alt.Chart(data).mark_circle(size=80).encode(
+                x=alt.X("qubits:Q"), y=alt.Y("gap:Q", axis=alt.Axis(format="%"), title="optimality gap"),
+                color="method:N", shape="problem:N",
+                tooltip=["problem", "instance", "method", "seed", "qubits", alt.Tooltip("gap:Q", format=".2%")],
+            ).interactive(), width="stretch")
+    with right:
+        st.subheader("Feasibility by method")
+        summary = report.summary_table(frame)
+        st.altair_chart(alt.Chart(summary).mark_bar().encode(
+            x=alt.X("method:N", title=None), y=alt.Y("feasible_rate:Q", axis=alt.Axis(format="%"),
+                                                     scale=alt.Scale(domain=[0, 1]), title="feasible runs"),
+            color="method:N", column=alt.Column("problem:N", title=None),
+            tooltip=["problem", "method", "runs", alt.Tooltip("feasible_rate:Q", format=".1%")],
+        ), width="content")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Time vs instance size")
+        data = ok.dropna(subset=["variables", "time_total"])
+        data = data[(data["time_total"] > 0) & (data["variables"] > 0)]
+        st.altair_chart(alt.Chart(data).mark_circle(size=70).encode(
+            x=alt.X("variables:Q", scale=alt.Scale(type="log"), title="instance size (binary variables)"),
+            y=alt.Y("time_total:Q", scale=alt.Scale(type="log"), title="wall time [s]"),
+            color="method:N", shape="problem:N",
+            tooltip=["problem", "instance", "method", "seed", "variables", "time_total"],
+        ).interactive(), width="stretch")
+    with right:
+        st.subheader("Qubit savings vs penalty QUBO")
+        savings = savings_data(frame)
+        if savings.empty:
+            st.info("No slack-free run (fewer qubits than the penalty QUBO of the same instance, "
+                    "with a penalty-formulation run on it) in the selection.")
+        else:
+            st.altair_chart(alt.Chart(savings).mark_bar().encode(
+                x=alt.X("saving_rate:Q", axis=alt.Axis(format="%"), title="qubits saved vs penalty QUBO"),
+                y=alt.Y("method:N", title=None), color="problem:N",
+                tooltip=["problem", "instance", "method", "qubits", "penalty_qubo", "saving",
+                         alt.Tooltip("saving_rate:Q", format=".1%")],
+            ), width="stretch")
+            st.dataframe(savings, hide_index=True, key="savings_table")
+    st.subheader("Convergence traces")
+    traced = ok[ok["trace"].map(lambda t: t is not None and len(t) > 0)]
+    if traced.empty:
+        st.info("No run in the selection recorded an optimizer trace.")
+        return
+    labels = {run_label(run): run["key"] for _, run in traced.iterrows()}
+    chosen = st.multiselect("runs", list(labels), default=list(labels)[: min(3, len(labels))],
+                            key="trace_runs")
+    traces = trace_data(traced, [labels[c] for c in chosen])
+    if traces.empty:
+        st.info("Choose runs to compare their traces.")
+        return
+    st.altair_chart(alt.Chart(traces).mark_line().encode(
+        x=alt.X("evaluation:Q", title="optimizer evaluation"),
+        y=alt.Y("value:Q", title="objective (solver's cost)", scale=alt.Scale(zero=False)),
+        color=alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1)),
+        tooltip=["run", "evaluation", "value"],
+    ).interactive(), width="stretch")
+
