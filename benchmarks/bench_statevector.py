@@ -1,0 +1,300 @@
+"""Benchmark of ``backend=statevector`` against Aer and qiskit-optimization, in one run.
+
+    python benchmarks/bench_statevector.py            # full run (n = 16, 20, 24), < 10 min
+    python benchmarks/bench_statevector.py --quick    # small run (n = 12, 14, 16)
+
+Parts (same instances, parameters and machine for every engine; ratios per row):
+1. one QAOA energy (p = 1, 3) on MDKP penalty QUBOs of n qubits: qbench's engine vs Aer
+   EstimatorV2 vs Aer's statevector method (save_statevector, then the energy dot product);
+2. a whole QAOA solve (COBYLA, 100 evaluations, p = 2): ``qbench run solver=qaoa
+   backend=statevector`` vs qiskit-optimization's ``MinimumEigenOptimizer(QAOA(...))`` with
+   Aer's SamplerV2 on the same penalty QUBO; wall time and both final objectives;
+3. achieved memory bandwidth of one evaluation vs numpy's copy bandwidth measured in this run;
+4. peak memory (ru_maxrss growth of a fresh subprocess) of prepare + energy + sampling at the
+   largest n vs the 16 bytes x 2^n of the state.
+
+Prints a Markdown table and writes JSON to results/bench/statevector-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qbench.ansatz import qaoa_layout  # noqa: E402
+from qbench.backends.aer import AerBackend  # noqa: E402
+from qbench.backends.statevector import StatevectorBackend  # noqa: E402
+from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
+from qbench.variational import DiagonalCost, normalisation  # noqa: E402
+from problems.mdkp import Generator, generate  # noqa: E402
+
+
+def mdkp_with_qubits(n: int):
+    """The first generated MDKP instance (seed 0, two constraints) whose penalty QUBO has
+    exactly ``n`` variables, as (generator, encoding)."""
+    for constraints in (2, 3, 1):
+        for items in range(n, 0, -1):
+            generator = Generator(n_items=items, n_constraints=constraints, seed=0)
+            encoding = PenaltyQubo().encode(generate(generator))
+            if encoding.qubits == n:
+                return generator, encoding
+    raise SystemExit(f"no MDKP instance with {n} QUBO variables")
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    """Median wall time of ``repeats`` calls (after the caller's warm-up) and the last value."""
+    times, value = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), value
+
+
+def aer_statevector_energy(simulator, isa, x, energies):
+    bound = isa.assign_parameters(x)
+    bound.save_statevector()
+    state = np.asarray(simulator.run(bound).result().get_statevector())
+    return float((state.real**2 + state.imag**2) @ energies)
+
+
+# ------------------------------------------------------------------------------------------------
+def part_energy(sizes, reps_list, aer_max_n):
+    from qiskit_aer import AerSimulator
+
+    rows = []
+    simulator = AerSimulator(method="statevector")
+    for n in sizes:
+        generator, encoding = mdkp_with_qubits(n)
+        qubo = encoding.qubo
+        cost = DiagonalCost(qubo, scale=normalisation(qubo))
+        zz = int(np.count_nonzero(qubo.quadratic))
+        energies = qubo.all_energies() if n <= aer_max_n else None
+        for p in reps_list:
+            layout = qaoa_layout(cost.circuit_hamiltonian, p)
+            x = layout.pack(np.linspace(0.2, 0.6, p)[:, None], np.linspace(0.6, 0.2, p)[:, None])
+            engine = StatevectorBackend()
+            start = time.perf_counter()
+            prepared = engine.prepare(layout.circuit, structure=layout)
+            engine.cost(prepared, cost, x)  # warm-up: builds the cost table, loads kernels
+            prepare_s = time.perf_counter() - start
+            t_sv, e_sv = timed(lambda: engine.cost(prepared, cost, x)[0], 3)
+            row = {"n": n, "p": p, "zz_terms": zz, "instance": f"mdkp items={generator.n_items} m={generator.n_constraints}",
+                   "statevector_s": t_sv, "statevector_prepare_s": prepare_s, "energy": e_sv}
+            if n <= aer_max_n:
+                repeats = 3 if n <= 20 else 1
+                aer = AerBackend()
+                aer_prepared = aer.prepare(layout.circuit)
+                t_est, e_est = timed(lambda: aer.cost(aer_prepared, cost, x)[0], repeats)
+                t_asv, e_asv = timed(lambda: aer_statevector_energy(simulator, aer_prepared.isa, x, energies), repeats)
+                row.update(aer_estimator_s=t_est, aer_statevector_s=t_asv,
+                           ratio_estimator=t_est / t_sv, ratio_aer_statevector=t_asv / t_sv,
+                           max_abs_diff=max(abs(e_est - e_sv), abs(e_asv - e_sv)))
+            rows.append(row)
+            print(f"  energy n={n} p={p}: statevector {t_sv:.4f} s"
+                  + (f", Aer estimator {row['aer_estimator_s']:.3f} s, Aer statevector {row['aer_statevector_s']:.3f} s"
+                     if "aer_estimator_s" in row else ""), flush=True)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+def part_end_to_end(n, maxiter, reps=2):
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.primitives import SamplerV2
+    from qiskit_optimization.algorithms import MinimumEigenOptimizer
+    from qiskit_optimization.minimum_eigensolvers import QAOA
+    from qiskit_optimization.optimizers import COBYLA
+
+    from qbench.registry import build_problem
+    from solvers.qaoa import QaoaParams, initial_angles
+    from tests.helpers import compose_config, run
+
+    generator, encoding = mdkp_with_qubits(n)
+    problem_overrides = [f"problem.generator.n_items={generator.n_items}",
+                         f"problem.generator.n_constraints={generator.n_constraints}",
+                         f"problem.generator.seed={generator.seed}"]
+    overrides = ["solver=qaoa", "backend=statevector", "progress=false", f"solver.reps={reps}",
+                 f"solver.maxiter={maxiter}", "solver.optimizer=COBYLA", *problem_overrides]
+    run("solver=qaoa", "backend=statevector", "progress=false", "solver.maxiter=5", "solver.reps=1",
+        "problem.generator.n_items=3", "problem.generator.n_constraints=1")  # warm-up (kernel cache)
+    start = time.perf_counter()
+    record = run(*overrides)
+    qbench_s = time.perf_counter() - start
+    if record.status != "ok":
+        raise SystemExit(f"qbench run failed: {record.error}")
+
+    problem = build_problem(compose_config(*overrides).problem)
+    qubo = encoding.qubo
+    scale = normalisation(qubo)
+    gammas, betas = initial_angles(QaoaParams(reps=reps), np.random.default_rng(0))
+    # Same starting angles: qiskit-optimization's QAOA evolves under the raw Ising operator and
+    # orders its parameters beta[0..p-1], gamma[0..p-1]; qbench divides the operator by `scale`.
+    initial_point = np.concatenate([betas, gammas / scale])
+    pass_manager = generate_preset_pass_manager(optimization_level=1, backend=AerSimulator())
+    qaoa = QAOA(SamplerV2(seed=0), COBYLA(maxiter=maxiter), reps=reps, initial_point=initial_point,
+                pass_manager=pass_manager)
+    start = time.perf_counter()
+    result = MinimumEigenOptimizer(qaoa).solve(encoding.program)
+    qiskit_s = time.perf_counter() - start
+    qiskit_eval = problem.evaluate(encoding.decode(np.asarray(result.x)))
+    return {
+        "n": n, "reps": reps, "maxiter": maxiter,
+        "instance": f"mdkp items={generator.n_items} m={generator.n_constraints} seed={generator.seed}",
+        "qbench_s": qbench_s, "qbench_solve_s": record.times["solve"],
+        "qbench_objective": record.objective, "qbench_feasible": record.feasible,
+        "qbench_evaluations": record.solver_info["optimizer_evaluations"],
+        "qiskit_optimization_s": qiskit_s, "qiskit_objective": float(qiskit_eval.objective),
+        "qiskit_feasible": bool(qiskit_eval.feasible), "qiskit_qubo_energy": float(result.fval),
+        "qiskit_sampler_shots": 1024,
+        "reference_optimum": record.reference, "ratio": qiskit_s / qbench_s,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+def bytes_per_evaluation(n: int, p: int, block: int, amplitude: int, index_bytes: int) -> int:
+    """Memory traffic of one standard-QAOA energy: the initial state (write), per layer the
+    phase + low-block pass (read and write the state, read the cost index) and one pass per
+    further block of qubits, and the expectation (read the state and the index)."""
+    N = 2**n
+    high_passes = -(-(n - min(n, block)) // block)
+    per_layer = (2 * amplitude + index_bytes) * N + high_passes * 2 * amplitude * N
+    return amplitude * N + p * per_layer + (amplitude + index_bytes) * N
+
+
+def part_bandwidth(n, p=3):
+    generator, encoding = mdkp_with_qubits(n)
+    qubo = encoding.qubo
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = qaoa_layout(cost.circuit_hamiltonian, p)
+    x = layout.pack(np.linspace(0.2, 0.6, p)[:, None], np.linspace(0.6, 0.2, p)[:, None])
+    engine = StatevectorBackend()
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    engine.cost(prepared, cost, x)
+    index_bytes = prepared.extra["program"].diagonal.data.index.itemsize
+    seconds, _ = timed(lambda: engine.cost(prepared, cost, x), 3)
+    moved = bytes_per_evaluation(n, p, engine.params.block_qubits, 16, index_bytes)
+    a = np.ones(2**n, dtype=np.complex128)
+    b = np.empty_like(a)
+    np.copyto(b, a)
+    copy_s, _ = timed(lambda: np.copyto(b, a), 5)
+    copy_bw = 2 * a.nbytes / copy_s
+    achieved = moved / seconds
+    return {"n": n, "p": p, "evaluation_s": seconds, "bytes_moved": moved, "achieved_GBps": achieved / 1e9,
+            "copy_GBps": copy_bw / 1e9, "roofline_fraction": achieved / copy_bw, "index_bytes": index_bytes}
+
+
+# ------------------------------------------------------------------------------------------------
+def memory_child(n: int) -> None:
+    """Run in a fresh process: ru_maxrss after setup, then after prepare + energy + sampling."""
+    generator, encoding = mdkp_with_qubits(n)
+    qubo = encoding.qubo
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = qaoa_layout(cost.circuit_hamiltonian, 3)
+    x = layout.pack(np.array([[0.2], [0.4], [0.6]]), np.array([[0.6], [0.4], [0.2]]))
+    engine = StatevectorBackend()
+    _, small = mdkp_with_qubits(10)  # warm-up on 10 qubits: load the compiled kernels first
+    small_cost = DiagonalCost(small.qubo, scale=normalisation(small.qubo))
+    small_layout = qaoa_layout(small_cost.circuit_hamiltonian, 3)
+    small_prepared = engine.prepare(small_layout.circuit, structure=small_layout)
+    engine.cost(small_prepared, small_cost, x)
+    engine.cost(small_prepared, DiagonalCost(small.qubo, alpha=0.25, scale=small_cost.scale), x)
+    engine.sample(small_prepared, x, 100)
+    engine = StatevectorBackend()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    engine.cost(prepared, cost, x)
+    engine.cost(prepared, DiagonalCost(qubo, alpha=0.25, scale=cost.scale), x)
+    engine.sample(prepared, x, 10_000)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"before": before, "after": after}))
+
+
+def part_memory(n):
+    out = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    peak = data["after"] - data["before"]
+    state = 16 * 2**n
+    return {"n": n, "peak_growth_bytes": peak, "state_bytes": state, "peak_over_state": peak / state,
+            "limit_over_state": 3.0, "memory_required": StatevectorBackend().memory_required(n)}
+
+
+# ------------------------------------------------------------------------------------------------
+def table(results) -> str:
+    lines = ["### 1. One QAOA energy (MDKP penalty QUBO)", "",
+             "| n | p | ZZ terms | statevector (s) | Aer EstimatorV2 (s) | ratio | Aer statevector (s) | ratio | max abs diff |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results["energy"]:
+        if "aer_estimator_s" in r:
+            lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | {r['aer_estimator_s']:.3f} | "
+                         f"{r['ratio_estimator']:.1f}x | {r['aer_statevector_s']:.3f} | {r['ratio_aer_statevector']:.1f}x | "
+                         f"{r['max_abs_diff']:.1e} |")
+        else:
+            lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | - | - | - | - | - |")
+    e = results["end_to_end"]
+    lines += ["", f"### 2. End-to-end QAOA solve (n={e['n']}, p={e['reps']}, COBYLA {e['maxiter']} evaluations)", "",
+              "| engine | wall (s) | objective | feasible |", "|---|---|---|---|",
+              f"| qbench qaoa, backend=statevector (exact) | {e['qbench_s']:.2f} | {e['qbench_objective']} | {e['qbench_feasible']} |",
+              f"| qiskit-optimization MinimumEigenOptimizer(QAOA), Aer SamplerV2 {e['qiskit_sampler_shots']} shots | "
+              f"{e['qiskit_optimization_s']:.2f} | {e['qiskit_objective']} | {e['qiskit_feasible']} |",
+              f"| ratio | {e['ratio']:.1f}x | reference optimum {e['reference_optimum']} | |"]
+    b = results["bandwidth"]
+    lines += ["", f"### 3. Memory bandwidth (n={b['n']}, p={b['p']})", "",
+              f"{b['bytes_moved'] / 1e9:.2f} GB moved per evaluation in {b['evaluation_s']:.3f} s: "
+              f"{b['achieved_GBps']:.1f} GB/s vs numpy copy {b['copy_GBps']:.1f} GB/s = "
+              f"**{100 * b['roofline_fraction']:.0f}% of copy bandwidth**"]
+    m = results["memory"]
+    lines += ["", f"### 4. Peak memory (n={m['n']})", "",
+              f"ru_maxrss growth {m['peak_growth_bytes'] / 2**20:.0f} MiB = {m['peak_over_state']:.2f} x the "
+              f"{m['state_bytes'] / 2**20:.0f} MiB state (limit 3x; memory guard assumes "
+              f"{m['memory_required'] / m['state_bytes']:.1f}x)"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (n <= 16), a minute or two")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    sizes = [12, 14, 16] if args.quick else [16, 20, 24]
+    started = time.perf_counter()
+    results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                           "load_average": os.getloadavg()}, "quick": args.quick}
+    print("1. energies", flush=True)
+    results["energy"] = part_energy(sizes, [1, 3], aer_max_n=sizes[-1])
+    print("2. end to end", flush=True)
+    results["end_to_end"] = part_end_to_end(12 if args.quick else 16, 30 if args.quick else 100)
+    print("3. bandwidth", flush=True)
+    results["bandwidth"] = part_bandwidth(sizes[-1])
+    print("4. memory", flush=True)
+    results["memory"] = part_memory(sizes[-1])
+    results["seconds"] = time.perf_counter() - started
+    results["machine"]["load_average_end"] = os.getloadavg()
+    text = table(results)
+    print()
+    print(text)
+    print(f"\n(total {results['seconds']:.0f} s; load average {results['machine']['load_average']} at start)")
+    out = ROOT / "results" / "bench" / f"statevector-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**results, "table": text}, indent=1, default=str))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
