@@ -85,16 +85,17 @@ def test_smoke_experiment_end_to_end_then_nothing_left_to_run(tmp_path):
         assert r["reference_proven"] and r["feasible"] is not None
         if r["solver"] in ("scip", "exact"):
             assert r["gap"] == 0 and r["objective"] == r["reference"]
-    solvers = sorted({r["solver"] for r in found})
-    assert solvers == ["exact", "qaoa", "sa", "scip"]
-    assert f"12 runs, 0 done, 12 to run" in out.stdout
-    assert "12 ok, 0 error, 0 timeout, 0 missing of 12 runs" in out.stdout
+    assert {r["solver"] for r in found} == {"exact", "qaoa", "sa", "scip"}
+    assert {r["problem"] for r in found} == {"mdkp", "mis"}
+    n = len(found)
+    assert f"{n} runs, 0 done, {n} to run" in out.stdout
+    assert f"{n} ok, 0 error, 0 timeout, 0 missing of {n} runs" in out.stdout
     assert elapsed < 120
 
     mtimes = {p: p.stat().st_mtime for p in root.rglob("record.json")}
     again = sweep("experiment=smoke", f"output_root={root}")
     assert again.returncode == 0, again.stderr
-    assert "12 runs, 12 done, 0 to run" in again.stdout
+    assert f"{n} runs, {n} done, 0 to run" in again.stdout
     assert {p: p.stat().st_mtime for p in root.rglob("record.json")} == mtimes
 
 
