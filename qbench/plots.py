@@ -44,11 +44,12 @@ def qubits_vs_size(ok: pd.DataFrame, path: Path) -> bool:
     """Qubits against the instance's native variables: one series per formulation's QUBO
     (variables = qubits a plain encoding needs) and one per quantum method (qubits used)."""
     series = []
-    for formulation, g in ok.dropna(subset=["variables", "qubo_variables"]).groupby("formulation"):
+    # One line per problem class: sizes of different problems are not one scale.
+    for (problem, formulation), g in ok.dropna(subset=["variables", "qubo_variables"]).groupby(["problem", "formulation"]):
         points = g.groupby("variables")["qubo_variables"].median()
-        series.append((f"{formulation} QUBO", points))
-    for method, g in ok.dropna(subset=["variables", "qubits"]).groupby("method"):
-        series.append((f"{method} (qubits used)", g.groupby("variables")["qubits"].median()))
+        series.append((f"{problem}: {formulation} QUBO", points))
+    for (problem, method), g in ok.dropna(subset=["variables", "qubits"]).groupby(["problem", "method"]):
+        series.append((f"{problem}: {method} (qubits used)", g.groupby("variables")["qubits"].median()))
     if not series:
         return False
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -66,8 +67,8 @@ def gap_vs_qubits(ok: pd.DataFrame, path: Path) -> bool:
     if data.empty:
         return False
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for method, g in data.groupby("method"):
-        ax.scatter(g["qubits"], 100 * g["gap"], label=method, alpha=0.7)
+    for (problem, method), g in data.groupby(["problem", "method"]):
+        ax.scatter(g["qubits"], 100 * g["gap"], label=f"{problem}: {method}", alpha=0.7)
     ax.set_xlabel("qubits")
     ax.set_ylabel("optimality gap [%]")
     ax.set_title("Gap vs qubits (feasible answers)")
@@ -80,9 +81,9 @@ def time_scaling(ok: pd.DataFrame, path: Path) -> bool:
     if data.empty:
         return False
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for method, g in data.groupby("method"):
+    for (problem, method), g in data.groupby(["problem", "method"]):
         points = g.groupby("variables")["time_total"].median()
-        ax.plot(points.index, points.values, marker="o", label=method)
+        ax.plot(points.index, points.values, marker="o", label=f"{problem}: {method}")
     ax.set_yscale("log")
     ax.set_xlabel("instance size (native binary variables)")
     ax.set_ylabel("median wall time [s]")
