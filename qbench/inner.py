@@ -25,8 +25,12 @@ from qbench.solver import SolveContext, Solver, SolverResult
 OUTER_SOLVERS = ("lagrangian", "shrink")
 
 
-def build_inner_solver(name: str, overrides: Mapping[str, Any] | None = None) -> Solver:
-    """The solver of ``conf/solver/<name>.yaml`` with ``overrides`` applied (validated)."""
+def build_inner_solver(name: str, overrides: Mapping[str, Any] | None = None,
+                       defaults: Mapping[str, Any] | None = None) -> Solver:
+    """The solver of ``conf/solver/<name>.yaml`` with ``overrides`` applied (validated).
+
+    ``defaults`` replace the config's values only for parameters the solver has and
+    ``overrides`` does not set (e.g. a smaller ``maxiter`` for variational inner solvers)."""
     where = "solver.inner"
     if name in OUTER_SOLVERS:
         raise ConfigError(f"{where}: {name!r} cannot be an inner solver; choose a QUBO solver such as exact, sa, qaoa")
@@ -38,6 +42,9 @@ def build_inner_solver(name: str, overrides: Mapping[str, Any] | None = None) ->
     for key in ("_target_", "name"):
         if key in overrides:
             raise ConfigError(f"solver.inner_params.{key}: not a parameter; set solver.inner instead")
+    for key, value in (defaults or {}).items():
+        if key in cfg and key not in overrides and value is not None:
+            cfg[key] = value
     cfg.update(overrides)
     solver = registry.build_component(cfg, "solver.inner_params")
     if not solver.uses_qubo:

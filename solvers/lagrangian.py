@@ -40,7 +40,8 @@ class LagrangianParams:
     method: Method = "subgradient"
     inner: str = "exact"
     inner_params: dict[str, Any] = field(default_factory=dict)
-    max_iter: int = 30
+    inner_maxiter: int | None = 20
+    max_iter: int = 15
     step: Literal["polyak", "diminishing"] = "polyak"
     step_size: float = 1.0
     initial_multiplier: float = 0.0
@@ -54,6 +55,8 @@ class LagrangianParams:
 
     def __post_init__(self) -> None:
         check(self.max_iter >= 1, "max_iter", f"must be >= 1, got {self.max_iter}")
+        check(self.inner_maxiter is None or self.inner_maxiter >= 1, "inner_maxiter",
+              f"must be >= 1, got {self.inner_maxiter}")
         check(self.step_size > 0, "step_size", f"must be positive, got {self.step_size}")
         check(self.initial_multiplier >= 0, "initial_multiplier", f"must be >= 0, got {self.initial_multiplier}")
         for name in ("multiplier_bound", "equality_penalty", "rho"):
@@ -86,7 +89,7 @@ class LagrangianSolver(Solver):
 
         p = self.params
         problem = ctx.problem
-        inner = InnerRuns(ctx, build_inner_solver(p.inner, p.inner_params))
+        inner = InnerRuns(ctx, build_inner_solver(p.inner, p.inner_params, {"maxiter": p.inner_maxiter}))
         qp = problem.to_quadratic_program()
         model = LinearModel.from_program(qp, problem.kind)
         objective_range = objective_range_penalty(qp)
