@@ -32,6 +32,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Aer's OpenMP threads spin at barriers by default; on a machine shared with other jobs that made
+# its energies 2-3x slower (measured here). Passive waiting gives Aer its best time; qbench's
+# engine does not use OpenMP (see qbench/backends/sv_kernels.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from qbench.ansatz import qaoa_layout  # noqa: E402
 from qbench.backends.aer import AerBackend  # noqa: E402
@@ -94,7 +98,7 @@ def part_energy(sizes, reps_list, aer_max_n):
             row = {"n": n, "p": p, "zz_terms": zz, "instance": f"mdkp items={generator.n_items} m={generator.n_constraints}",
                    "statevector_s": t_sv, "statevector_prepare_s": prepare_s, "energy": e_sv}
             if n <= aer_max_n:
-                repeats = 3 if n <= 20 else 1
+                repeats = 3 if n <= 16 else 1
                 aer = AerBackend()
                 aer_prepared = aer.prepare(layout.circuit)
                 t_est, e_est = timed(lambda: aer.cost(aer_prepared, cost, x)[0], repeats)

@@ -168,6 +168,7 @@ def test_generic_circuit_pauli_observables_match_aer_estimator(kind):
         DiagonalCost(qubo).hamiltonian,
         SparsePauliOp(["XYZIIZ", "YYIIII", "ZZIIXX", "IIXXII", "IIIIIZ", "IIIIII"], [0.3, 0.7, -0.2, 1.1, 0.5, 2.0]),
         SparsePauliOp(["XIIIIX", "IYIIYI"], [1.0, -0.4]),
+        SparsePauliOp(["ZIIIZI"], [0.8]),  # a PCE-style correlator: term by term, no diagonal
     ]
     points = np.random.default_rng(6).uniform(0, 2 * np.pi, (3, circuit.num_parameters))
     aer = AerBackend()

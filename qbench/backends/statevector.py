@@ -44,6 +44,10 @@ from qbench.variational import DiagonalCost, cvar
 #: the work, and on a loaded machine a thread barrier can stall for milliseconds.
 SERIAL_BELOW = 16
 
+#: A Z-only observable with more terms than this (a QUBO Hamiltonian) is evaluated through its
+#: diagonal (one pass), a smaller one term by term.
+DIAGONAL_TERMS = 8
+
 #: One- and two-qubit gates a general circuit is unrolled to (anything with a matrix works;
 #: this list only tells the transpiler where to stop decomposing).
 BASIS_GATES = [
@@ -241,6 +245,7 @@ class StatevectorBackend(Backend):
         self.diagonals = DiagonalCache(self.params.block_qubits)
         self._state: np.ndarray | None = None
         self._buffer: np.ndarray | None = None
+        self._last_cost: tuple[DiagonalCost, Diagonal] | None = None
 
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "precision": self.params.precision,
@@ -369,7 +374,11 @@ class StatevectorBackend(Backend):
 
     # -- results --------------------------------------------------------------------------------
     def _cost_diagonal(self, cost: DiagonalCost, n: int) -> Diagonal:
-        return self.diagonals.get(ising_terms(cost.hamiltonian), n, cost.constant)
+        """The QUBO energy of every state (remembered for the last cost: the optimizer asks
+        for the same one every evaluation)."""
+        if self._last_cost is None or self._last_cost[0] is not cost:
+            self._last_cost = (cost, self.diagonals.get(ising_terms(cost.hamiltonian), n, cost.constant))
+        return self._last_cost[1]
 
     def _probabilities(self, psi: np.ndarray) -> np.ndarray:
         if self._buffer is None or self._buffer.shape != psi.shape:
@@ -411,7 +420,14 @@ class StatevectorBackend(Backend):
         parameters = np.atleast_2d(np.asarray(parameters, dtype=float))
         start = time.perf_counter()
         n = prepared.logical.num_qubits
-        plans = [self._observable_plan(obs, n) for obs in observables]
+        memo = prepared.extra.setdefault("plans", {})
+        if len(memo) > 4096:
+            memo.clear()
+        plans = []
+        for obs in observables:  # keyed by identity; the memo keeps the object (and its id) alive
+            if id(obs) not in memo:
+                memo[id(obs)] = (obs, self._observable_plan(obs, n))
+            plans.append(memo[id(obs)][1])
         values = np.empty((len(parameters), len(observables)))
         for row, x in enumerate(parameters):
             psi = self.state(prepared, x)
@@ -425,7 +441,7 @@ class StatevectorBackend(Backend):
         if observable.num_qubits != n:
             raise ConfigError(f"observable has {observable.num_qubits} qubits, the circuit {n}")
         x, z = observable.paulis.x, observable.paulis.z
-        if not x.any() and z.sum(axis=1).max(initial=0) <= 2:
+        if len(observable) > DIAGONAL_TERMS and not x.any() and z.sum(axis=1).max(initial=0) <= 2:
             constant = float(np.real(sum(c for label, c in observable.to_list() if set(label) == {"I"})))
             return ("diagonal", self.diagonals.get(ising_terms(observable), n, constant))
         terms = []
