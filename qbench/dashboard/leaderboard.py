@@ -25,8 +25,7 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
 def column_config() -> dict:
     config = {
         "problem": st.column_config.TextColumn("problem"),
-        "method": st.column_config.TextColumn("method", help="solver, with its settings that vary here",
-                                              width="large"),
+        "method": st.column_config.TextColumn("method", help="solver, with its settings that vary here"),
         "runs": st.column_config.NumberColumn("runs", help="all records (ok, error, timeout)"),
         "ok": st.column_config.NumberColumn("ok"),
         "failed": st.column_config.NumberColumn("failed", help="error or timeout"),

@@ -7,9 +7,10 @@ the app; new records are picked up by the app's own refresh).
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from qbench.errors import ConfigError
 
@@ -38,14 +39,13 @@ def check_port(port: int) -> None:
         raise ConfigError(f"--port must be in 1..65535, got {port}")
 
 
-def serve(directory: str | Path, port: int = DEFAULT_PORT) -> int:
-    """Serve until interrupted; returns streamlit's exit status."""
+def serve(directory: str | Path, port: int = DEFAULT_PORT) -> NoReturn:
+    """Become the Streamlit server (``exec``): Ctrl-C and a terminating signal reach Streamlit
+    itself, and no orphaned server outlives a killed parent."""
     path = Path(directory)
     if not path.is_dir():
         raise ConfigError(f"results directory {str(path)!r} does not exist (or is not a directory)")
     check_port(port)
     print(f"qbench dashboard over {path.resolve()} on http://{ADDRESS}:{port} (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(streamlit_command(path, port))
-    except KeyboardInterrupt:
-        return 0
+    command = streamlit_command(path, port)
+    os.execv(command[0], command)
