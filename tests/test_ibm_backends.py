@@ -28,6 +28,14 @@ LOCAL = ("backend=ibm", "backend.local_testing=fake_manila")
 FAKE_TOKEN = "qbench-test-token-7f3a9c1e5b"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_secrets(monkeypatch):
+    """Each test starts with no registered secrets (the registry is process-wide)."""
+    from qbench import secrets
+
+    monkeypatch.setattr(secrets, "_secrets", set())
+
+
 def test_fake_ibm_default_device_runs_qaoa_end_to_end():
     record = run(*TINY, "backend=fake_ibm", "solver.maxiter=4", "solver.shots=200", "solver.final_shots=300")
     assert record.status == "ok", record.error
@@ -58,6 +66,28 @@ def test_samples_come_from_the_noisy_routed_circuit_in_logical_bit_order():
     assert best.tolist() == [1, 1, 0]
     assert 0.7 < probabilities.max() < 0.995  # mostly right, but the noise model acts
     assert prepared.metrics.two_qubit_gates > 4  # routing added SWAPs
+
+
+def test_noise_restricted_to_active_qubits_gives_the_full_models_samples():
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.primitives import SamplerV2
+
+    from qbench.backends.base import run_sampler
+
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.rx(0.7, 2)
+    backend = FakeIbmBackend(FakeIbmParams(device="fake_algiers")).seeded(0)
+    measured = backend._measured(backend.prepare(circuit))
+    full = AerSimulator.from_backend(backend.device)
+    for method in ("density_matrix", "statevector"):
+        samples = [run_sampler(SamplerV2.from_backend(sim, seed=11, options={"backend_options": {"method": method}}),
+                               measured, np.zeros((1, 0)), 3000)[0]
+                   for sim in (backend.simulator(measured), full)]
+        assert np.array_equal(samples[0], samples[1])
+        assert len(np.unique(samples[0], axis=0)) > 2  # noisy: not only the two GHZ-like outcomes
 
 
 def test_fake_ibm_is_deterministic_for_a_seed():
@@ -179,3 +209,37 @@ def test_redaction_covers_logged_tracebacks(caplog):
         logging.getLogger("qbench.test").exception("request failed for %s", FAKE_TOKEN)
     formatted = logging.Formatter().format(caplog.records[-1])
     assert FAKE_TOKEN not in formatted and "bad token ***" in formatted
+
+
+def test_saved_account_token_is_redacted_too(no_credentials, monkeypatch, caplog):
+    saved = no_credentials / ".qiskit" / "qiskit-ibm.json"
+    saved.parent.mkdir()
+    real = qiskit_ibm_runtime.QiskitRuntimeService
+    real.save_account(token=FAKE_TOKEN, instance="crn:test", channel="ibm_quantum_platform", filename=str(saved))
+
+    class SavedLeakyService(LeakyService):
+        saved_accounts = staticmethod(real.saved_accounts)
+
+        def __init__(self, **options):
+            options["token"] = FAKE_TOKEN  # what the real service reads from the file
+            super().__init__(**options)
+
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", SavedLeakyService)
+    monkeypatch.setattr(LeakyService, "fail", True)
+    record = run(*FAST, "backend=ibm")
+    assert LeakyService.received["filename"] == str(saved)
+    assert record.status == "error" and "***" in record.error and FAKE_TOKEN not in record.to_json()
+    assert FAKE_TOKEN not in caplog.text
+
+
+
+def test_device_qiskit_cannot_compile_for_is_a_one_line_error():
+    from qbench.errors import ConfigError
+
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    backend = FakeIbmBackend(FakeIbmParams(device="fake_cairo"))  # cx and ecr in mixed directions
+    with pytest.raises(ConfigError, match="^fake_ibm: Qiskit cannot compile for fake_cairo: [^\n]*$"):
+        backend.prepare(circuit)

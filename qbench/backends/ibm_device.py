@@ -101,7 +101,12 @@ class DeviceBackend(Backend):
                 seed_transpiler=self.transpiler_seed,
             )
             self._pass_manager_seed = self.transpiler_seed
-        return self._pass_manager.run(circuit)
+        from qiskit.transpiler.exceptions import TranspilerError
+
+        try:
+            return self._pass_manager.run(circuit)
+        except TranspilerError as exc:  # e.g. a device snapshot with gates Qiskit cannot orient
+            raise ConfigError(f"{self.name}: Qiskit cannot compile for {self.device.name}: {' '.join(str(exc).split())}") from None
 
     def _measured(self, prepared: PreparedCircuit) -> QuantumCircuit:
         if prepared.measured is None:

@@ -10,11 +10,22 @@ leave them out. Observables that are not diagonal (:meth:`estimate`) are measure
 in qubit-wise commuting Pauli bases, with Qiskit's ``BackendEstimatorV2`` on the noisy
 simulator (``default_shots`` shots per basis); that is what a hardware estimator does without
 error mitigation. Every call gets its own seed from the run seed, so a run is reproducible.
+
+Speed: Aer hands the whole device noise model to its simulator on every run, which costs about
+3 s per call on a 127-qubit device even for a 5-qubit circuit (measured: 3.5 s with the full
+fake_brisbane model against 0.05 s without). Errors on qubits a circuit never touches cannot act
+on it, so each circuit runs with the device's noise model restricted to its active qubits:
+the same errors ``NoiseModel.from_backend`` derives (Aer's ``basic_device_gate_errors`` and
+``basic_device_readout_errors``, computed once per device), kept where all their qubits are
+active. A test checks that the samples equal those of the full model bit for bit. (The full
+model's relaxation noise on ``delay`` instructions is left out; these circuits contain none,
+which is checked.)
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +36,38 @@ from qiskit.quantum_info import SparsePauliOp
 from qbench.backends.base import run_estimator, run_sampler
 from qbench.backends.ibm_device import DeviceBackend, fake_device
 from qbench.params import check
+
+
+def active_qubits(circuit: QuantumCircuit) -> frozenset[int]:
+    """Indices of the qubits an instruction other than a barrier acts on."""
+    return frozenset(circuit.find_bit(q).index for inst in circuit.data if inst.operation.name != "barrier"
+                     for q in inst.qubits)
+
+
+class DeviceNoise:
+    """A device's gate and readout errors, derived once, as ``NoiseModel.from_backend`` does."""
+
+    def __init__(self, device) -> None:
+        from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
+
+        self.device = device
+        self.readout = basic_device_readout_errors(target=device.target)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module="qiskit_aer.noise")
+            self.gates = basic_device_gate_errors(target=device.target)
+
+    def restricted(self, qubits: frozenset[int]):
+        """The noise model of the errors whose qubits all lie in ``qubits``."""
+        from qiskit_aer.noise import NoiseModel
+
+        model = NoiseModel(basis_gates=self.device.operation_names)
+        for where, error in self.readout:
+            if set(where) <= qubits:
+                model.add_readout_error(error, where)
+        for name, where, error in self.gates:
+            if set(where) <= qubits:
+                model.add_quantum_error(error, name, where)
+        return model
 
 
 @dataclass(frozen=True)
@@ -51,10 +94,22 @@ class FakeIbmBackend(DeviceBackend):
 
     def __init__(self, params: FakeIbmParams | None = None) -> None:
         super().__init__(params)
+        self.device = fake_device(self.params.device, "backend.device")
+        self.noise = DeviceNoise(self.device)
+        self._simulators: dict[frozenset[int], object] = {}
+
+    def simulator(self, circuit: QuantumCircuit, extra_qubits=()):
+        """A noisy Aer simulator of the device for ``circuit`` (cached per set of active qubits)."""
         from qiskit_aer import AerSimulator
 
-        self.device = fake_device(self.params.device, "backend.device")
-        self.simulator = AerSimulator.from_backend(self.device, method=self.params.method)
+        if "delay" in circuit.count_ops():
+            raise ValueError("fake_ibm: circuits with delay instructions are not supported (no relaxation noise on idles)")
+        qubits = active_qubits(circuit) | frozenset(extra_qubits)
+        if qubits not in self._simulators:
+            self._simulators[qubits] = AerSimulator.from_backend(
+                self.device, noise_model=self.noise.restricted(qubits), method=self.params.method
+            )
+        return self._simulators[qubits]
 
     def memory_required(self, num_qubits: int) -> int | None:
         # Aer simulates only the qubits a circuit touches, not the whole device.
@@ -70,7 +125,9 @@ class FakeIbmBackend(DeviceBackend):
 
         precision = 1 / np.sqrt(self.default_shots)
         estimator = BackendEstimatorV2(
-            backend=self.simulator, options={"default_precision": precision, "seed_simulator": self.next_seed()},
+            # The estimator measures each observable's support, which may include idle logical qubits.
+            backend=self.simulator(isa, extra_qubits=isa.layout.final_index_layout() if isa.layout else ()),
+            options={"default_precision": precision, "seed_simulator": self.next_seed()},
         )
         values = run_estimator(estimator, isa, observables, parameters)
         # BackendEstimatorV2 runs ceil(1 / precision^2) shots per measurement basis.
@@ -80,5 +137,5 @@ class FakeIbmBackend(DeviceBackend):
     def _sample(self, isa: QuantumCircuit, parameters: np.ndarray, shots: int) -> list[np.ndarray]:
         from qiskit_aer.primitives import SamplerV2
 
-        sampler = SamplerV2.from_backend(self.simulator, seed=self.next_seed())
+        sampler = SamplerV2.from_backend(self.simulator(isa), seed=self.next_seed())
         return run_sampler(sampler, isa, parameters, shots)
