@@ -112,3 +112,11 @@ def test_bad_parameters_name_the_field():
     assert record.status == "error" and "solver.method" in record.error and "bundle" in record.error
     record = run("problem=mdkp", "solver=lagrangian", "+solver.inner_params.maxiter=0", "solver.inner=qaoa")
     assert record.status == "error" and "maxiter" in record.error
+
+
+def test_inner_maxiter_applies_to_variational_inner_solvers_only():
+    from qbench.inner import build_inner_solver
+
+    assert build_inner_solver("qaoa", {}, {"maxiter": 20}).params.maxiter == 20
+    assert build_inner_solver("qaoa", {"maxiter": 7}, {"maxiter": 20}).params.maxiter == 7
+    assert not hasattr(build_inner_solver("exact", {}, {"maxiter": 20}).params, "maxiter")
