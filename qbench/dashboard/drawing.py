@@ -210,7 +210,7 @@ def _bit_widths(problem, x: np.ndarray) -> Drawing:
         color=alt.Color("valid:N", scale=alt.Scale(domain=[True, False], range=["#4c78a8", "#e45756"]),
                         legend=alt.Legend(title="one width chosen")),
         tooltip=["layer", "bits", "valid"],
-    )
+    ).properties(width=min(900, max(240, 24 * problem.n_layers)))
     cost = sum(problem.cost[i, problem.widths.index(w)] for i, w in enumerate(widths) if w is not None)
     broken = sum(w is None for w in widths)
     caption = (f"bit widths per layer {widths}; cost {cost:g} of budget {problem.budget:g}"

@@ -56,6 +56,13 @@ def run_label(run: pd.Series) -> str:
     return f"{run['problem']} / {run['instance']} / {run['method']} / seed {run['seed']} ({run['key'][:8]})"
 
 
+def _log_scale(values: pd.Series) -> alt.Scale:
+    """A log scale just around the data (Vega's default rounding can cut points off)."""
+    if values.empty:
+        return alt.Scale(type="log")
+    return alt.Scale(type="log", domain=[float(values.min()) / 1.5, float(values.max()) * 1.5], nice=False)
+
+
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["status"] == "ok"]
 
@@ -70,27 +77,30 @@ def render(frame: pd.DataFrame) -> None:
             st.info("No feasible run with qubits (quantum methods) and a gap in the selection.")
         else:
             st.altair_chart(alt.Chart(data).mark_circle(size=80).encode(
-                x=alt.X("qubits:Q"), y=alt.Y("gap:Q", axis=alt.Axis(format="%"), title="optimality gap"),
+                x=alt.X("qubits:Q", scale=alt.Scale(padding=12)),
+                y=alt.Y("gap:Q", axis=alt.Axis(format="%"), title="optimality gap", scale=alt.Scale(padding=12)),
                 color="method:N", shape="problem:N",
                 tooltip=["problem", "instance", "method", "seed", "qubits", alt.Tooltip("gap:Q", format=".2%")],
             ).interactive(), width="stretch")
     with right:
         st.subheader("Feasibility by method")
         summary = report.summary_table(frame)
+        summary = summary.assign(row=summary["problem"] + " · " + summary["method"])
         st.altair_chart(alt.Chart(summary).mark_bar().encode(
-            x=alt.X("method:N", title=None), y=alt.Y("feasible_rate:Q", axis=alt.Axis(format="%"),
-                                                     scale=alt.Scale(domain=[0, 1]), title="feasible runs"),
-            color="method:N", column=alt.Column("problem:N", title=None),
+            y=alt.Y("row:N", title=None, sort=None),
+            x=alt.X("feasible_rate:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]),
+                    title="feasible runs"),
+            color="problem:N",
             tooltip=["problem", "method", "runs", alt.Tooltip("feasible_rate:Q", format=".1%")],
-        ), width="content")
+        ), width="stretch")
     left, right = st.columns(2)
     with left:
         st.subheader("Time vs instance size")
         data = ok.dropna(subset=["variables", "time_total"])
         data = data[(data["time_total"] > 0) & (data["variables"] > 0)]
         st.altair_chart(alt.Chart(data).mark_circle(size=70).encode(
-            x=alt.X("variables:Q", scale=alt.Scale(type="log"), title="instance size (binary variables)"),
-            y=alt.Y("time_total:Q", scale=alt.Scale(type="log"), title="wall time [s]"),
+            x=alt.X("variables:Q", scale=_log_scale(data["variables"]), title="instance size (binary variables)"),
+            y=alt.Y("time_total:Q", scale=_log_scale(data["time_total"]), title="wall time [s]"),
             color="method:N", shape="problem:N",
             tooltip=["problem", "instance", "method", "seed", "variables", "time_total"],
         ).interactive(), width="stretch")
