@@ -106,7 +106,8 @@ class DeviceBackend(Backend):
         try:
             return self._pass_manager.run(circuit)
         except TranspilerError as exc:  # e.g. a device snapshot with gates Qiskit cannot orient
-            raise ConfigError(f"{self.name}: Qiskit cannot compile for {self.device.name}: {' '.join(str(exc).split())}") from None
+            reason = " ".join(str(exc).split())
+            raise ConfigError(f"{self.name}: Qiskit cannot compile for {self.device.name}: {reason}") from None
 
     def _measured(self, prepared: PreparedCircuit) -> QuantumCircuit:
         if prepared.measured is None:

@@ -103,7 +103,8 @@ class FakeIbmBackend(DeviceBackend):
         from qiskit_aer import AerSimulator
 
         if "delay" in circuit.count_ops():
-            raise ValueError("fake_ibm: circuits with delay instructions are not supported (no relaxation noise on idles)")
+            raise ValueError("fake_ibm: circuits with delay instructions are not supported "
+                             "(the restricted noise model has no relaxation on idles)")
         qubits = active_qubits(circuit) | frozenset(extra_qubits)
         if qubits not in self._simulators:
             self._simulators[qubits] = AerSimulator.from_backend(

@@ -170,7 +170,9 @@ class IbmBackend(DeviceBackend):
     # -- primitives -----------------------------------------------------------------------------
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "dynamical_decoupling": {"enable": self.params.dynamical_decoupling, "sequence_type": self.params.dd_sequence},
+            "dynamical_decoupling": {
+                "enable": self.params.dynamical_decoupling, "sequence_type": self.params.dd_sequence,
+            },
             # Only local testing mode simulates; the seed keeps it reproducible (ignored on hardware).
             "simulator": {"seed_simulator": self.next_seed()},
         }
@@ -185,6 +187,7 @@ class IbmBackend(DeviceBackend):
         options = {**self._options(), "resilience_level": self.params.resilience_level, "default_shots": shots}
         with secrets.guarded(f"estimating on {self.device.name}"):
             values = run_estimator(Estimator(mode=self.execution_mode(), options=options), isa, observables, parameters)
+        # Counted as requested per measurement basis; mitigation may spread them over twirled copies.
         self.count_estimator_shots(observables, parameters, shots)
         return values
 
