@@ -197,3 +197,29 @@ class Shrinker:
 
     def qubo(self) -> Qubo:
         return maxcut_to_qubo(self.graph)
+
+
+def shrink_to(
+    shrinker: Shrinker,
+    target: int,
+    correlations: Callable[[Shrinker], np.ndarray],
+    recalc_every: int = 1,
+    on_merge: Callable[[], None] | None = None,
+) -> tuple[str, int]:
+    """Merge the most correlated allowed pair until ``target`` variables remain, recomputing
+    ``correlations(shrinker)`` every ``recalc_every`` merges (in between, the merged node keeps
+    its row). Returns why it stopped and how many times correlations were computed."""
+    matrix, since, computed = None, 0, 0
+    while shrinker.num_variables > target:
+        if matrix is None or since >= recalc_every:
+            matrix, since, computed = correlations(shrinker), 0, computed + 1
+        pick = shrinker.best_pair(matrix)
+        if pick is None:
+            return "no allowed merge left", computed
+        shrinker.merge(*pick)
+        removed = shrinker.merges[-1].removed
+        matrix = np.delete(np.delete(matrix, removed, axis=0), removed, axis=1)
+        since += 1
+        if on_merge is not None:
+            on_merge()
+    return "target reached", computed

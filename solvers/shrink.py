@@ -24,7 +24,7 @@ from qbench.inner import InnerRuns, build_inner_solver
 from qbench.linear_model import qubo_program
 from qbench.maxcut import bits_to_cut, qubo_to_maxcut
 from qbench.params import check
-from qbench.shrinking import Shrinker, sampled_correlations, sdp_correlations
+from qbench.shrinking import Shrinker, sampled_correlations, sdp_correlations, shrink_to
 from qbench.solver import SolveContext, Solver, SolverResult
 
 
@@ -68,22 +68,10 @@ class ShrinkSolver(Solver):
                             problem.forbids_tie if p.constraint_aware else None)
 
         start = time.perf_counter()
-        correlations, since, recomputed, stop_reason = None, 0, 0, "target reached"
         bar = tqdm(total=n - target, desc="shrink", unit="merge", disable=not ctx.progress, leave=False)
-        while shrinker.num_variables > target:
-            if correlations is None or since >= p.recalc_every:
-                correlations = self._correlations(shrinker, inner, ctx)
-                since, recomputed = 0, recomputed + 1
-            pick = shrinker.best_pair(correlations)
-            if pick is None:
-                stop_reason = "no allowed merge left"
-                break
-            i, j, same, value = pick
-            shrinker.merge(i, j, same, value)
-            removed = shrinker.merges[-1].removed
-            correlations = np.delete(np.delete(correlations, removed, axis=0), removed, axis=1)
-            since += 1
-            bar.update(1)
+        stop_reason, recomputed = shrink_to(
+            shrinker, target, lambda s: self._correlations(s, inner, ctx), p.recalc_every, lambda: bar.update(1)
+        )
         bar.close()
         shrink_seconds = time.perf_counter() - start - inner.seconds
 

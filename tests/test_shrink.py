@@ -9,7 +9,9 @@ import pytest
 from qbench.maxcut import qubo_to_maxcut
 from qbench.qubo import Qubo
 from qbench.registry import build_problem
-from qbench.shrinking import Shrinker, maxcut_to_qubo, sampled_correlations, sdp_correlations
+from qbench.formulations.penalty import PenaltyQubo
+from qbench.shrinking import Shrinker, maxcut_to_qubo, sampled_correlations, sdp_correlations, shrink_to
+from problems.mdkp import Generator, generate
 from tests.helpers import run
 
 
@@ -104,6 +106,37 @@ def test_tie_rule_is_asked_for_every_tied_pair_and_for_variables_fixed_to_one():
     assert Shrinker(qubo_to_maxcut(q), 1, forbids).allowed(0, 1, True)
 
 
+def forbidden_ties(shrinker, problem, originals):
+    """Pairs of original variables the shrunk graph forces to violate a tie rule: tied equal
+    in one node, or both fixed to 1 in the anchor's node."""
+    found = []
+    for node in range(shrinker.graph.num_nodes):
+        items = [(a, sign) for a, sign in shrinker.members(node) if a < originals]
+        for (a, sa), (b, sb) in itertools.combinations(items, 2):
+            both_one = node == shrinker.graph.anchor and sa == sb == -1
+            tied = node != shrinker.graph.anchor and sa == sb
+            if (both_one or tied) and problem.forbids_tie(a, b, True):
+                found.append((a, b))
+    return found
+
+
+def test_shrinking_a_tight_knapsack_never_ties_items_that_do_not_fit_together():
+    problem = generate(Generator(n_items=6, n_constraints=2, tightness=0.3, seed=0))
+    encoding = PenaltyQubo().encode(problem)
+
+    def shrunk(rule):
+        shrinker = Shrinker(qubo_to_maxcut(encoding.qubo), 6, rule)
+        assert shrink_to(shrinker, 3, lambda s: sdp_correlations(s.graph))[0] == "target reached"
+        return shrinker
+
+    assert forbidden_ties(shrunk(None), problem, 6)  # unconstrained, the SDP's merges break the rule
+    aware = shrunk(problem.forbids_tie)
+    assert aware.refused > 0 and forbidden_ties(aware, problem, 6) == []
+    # Exactness holds for the constrained shrink too.
+    xs = all_bits(aware.num_variables)
+    assert np.allclose(encoding.qubo.energies(aware.unshrink_bits(xs)), aware.qubo().energies(xs))
+
+
 def test_mis_1tc16_shrinks_to_the_target_and_stays_independent(instances_dir):
     record = run("problem=mis", "problem.instance=1tc.16", "solver=shrink", "solver.target_qubits=10", "progress=false")
     assert record.status == "ok", record.error
@@ -116,7 +149,7 @@ def test_mis_1tc16_shrinks_to_the_target_and_stays_independent(instances_dir):
     assert record.feasible and record.objective <= problem.reference.value
 
 
-def test_mdkp_with_slack_never_ties_items_that_do_not_fit_together():
+def test_mdkp_penalty_qubo_with_slack_shrinks_to_two_thirds():
     record = run("problem=mdkp", "solver=shrink", "progress=false")
     assert record.status == "ok", record.error
     info = record.solver_info
