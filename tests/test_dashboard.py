@@ -7,6 +7,7 @@ RunRecord objects), never from the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import statistics
 import subprocess
@@ -276,6 +277,18 @@ def test_run_detail_draws_each_kind_and_explains_failures(results, records, monk
         caption = drawing.draw(rebuilt.problem, record.solution).caption
         assert caption in [c.value for c in at.caption], label
         assert any(record.key in j.value for j in at.json)  # the whole record
+
+
+def test_a_record_landing_shows_on_the_next_rerun(results, records, tmp_path, monkeypatch):
+    copy = tmp_path / "live"
+    shutil.copytree(results[0], copy)
+    at = _app(copy, monkeypatch)
+    assert at.metric[0].value == str(len(records))
+    late = dataclasses.replace(records[0], key="late000000000000", seed=7)
+    write_record(late, copy / "study" / "runs" / late.key)
+    at.run()
+    assert at.metric[0].value == str(len(records) + 1)
+    assert at.slider(key="filter_seeds").max == 7
 
 
 @pytest.mark.parametrize("layout", ["empty", "corrupt-only", "missing"])

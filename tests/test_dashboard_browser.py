@@ -8,6 +8,7 @@ Skips, with the reason, where chromium or its driver is not installed (``.ci/run
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from qbench.records import write_record
 from tests import dashboard_records
 from tests.helpers import repo_root
 
@@ -65,7 +67,7 @@ def served(tmp_path_factory):
             server.kill()
             pytest.fail(f"the dashboard did not come up on {url}:\n{server.stdout.read()}")
         time.sleep(0.5)
-    yield url, records
+    yield url, records, root
     server.terminate()
     try:
         server.wait(timeout=20)
@@ -114,7 +116,7 @@ def _wait(driver, condition, what: str, timeout: float = 60):
 
 
 def test_leaderboard_in_chromium_shows_the_records_and_follows_a_filter(served, browser):
-    url, records = served
+    url, records, _ = served
     browser.get(url)
     _wait(browser, lambda d: [t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']")
                               if t.text.strip() == "Leaderboard"], "the tabs")
@@ -155,3 +157,15 @@ def test_leaderboard_in_chromium_shows_the_records_and_follows_a_filter(served, 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_the_open_page_picks_up_a_record_that_lands(served, browser):
+    url, records, root = served
+    browser.get(url)
+    caption = f": {len(records)} records"
+    _wait(browser, lambda d: caption in d.find_element(By.TAG_NAME, "body").text, "the record count")
+    late = dataclasses.replace(records[0], key="late000000000000", seed=9)
+    write_record(late, root / "study" / "runs" / late.key)
+    # No reload: the page's auto-refresh notices the new file and reruns.
+    _wait(browser, lambda d: f": {len(records) + 1} records" in d.find_element(By.TAG_NAME, "body").text,
+          "the new record to show", timeout=60)  # the page checks every 10 s
