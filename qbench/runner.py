@@ -90,7 +90,11 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> 
         backend_factory=(lambda: registry.build_component(backend_cfg, "backend")) if backend_cfg else None,
     )
     with _timed(times, "solve"):
-        result: SolverResult = solver.solve(ctx)
+        try:
+            result: SolverResult = solver.solve(ctx)
+        finally:
+            if ctx.backend_in_use is not None:
+                ctx.backend_in_use.close()  # ends an IBM Session; a no-op for simulators
     if ctx.backend_in_use is None:
         # Classical solvers (scip, exact, sa) never touch the configured backend: say so.
         record.backend = None
