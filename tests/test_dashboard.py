@@ -90,7 +90,8 @@ def test_load_reads_every_record_and_names_the_corrupt_file(results, records):
     assert sorted(table.frame["key"]) == sorted(r.key for r in records)
     assert len(table.skipped) == 1 and str(root / dashboard_records.CORRUPT) in table.skipped[0]
     assert data.options(table.frame)["experiment"] == ["extra", "study"]
-    assert data.options(table.frame)["backend"] == [data.NONE_LABEL, "aer"]
+    backends = {data.NONE_LABEL if r.backend is None else r.backend for r in records}
+    assert data.options(table.frame)["backend"] == sorted(backends) and len(backends) == 2
 
 
 def test_filters_keep_exactly_the_matching_records(results, records):
@@ -150,7 +151,8 @@ def test_qubit_savings_of_slack_free_methods(results, records):
 def test_trace_data_is_the_recorded_trace(results, records):
     frame = data.load(results[0]).frame
     qaoa = next(r for r in records if r.solver == "qaoa")
-    traces = plots.trace_data(frame, [qaoa.key])
+    labels = {label: index for label, index in data.run_labels(frame).items() if qaoa.key[:8] in label}
+    traces = plots.trace_data(frame, labels)
     assert traces["value"].tolist() == pytest.approx(qaoa.solver_info["trace"])
     assert traces["evaluation"].tolist() == list(range(1, len(qaoa.solver_info["trace"]) + 1))
 
@@ -273,6 +275,10 @@ def test_run_detail_draws_each_kind_and_explains_failures(results, records, monk
         if record.status != "ok":
             assert any(record.error in e.value for e in at.error)
             continue
+        if record.solver == "lagrangian":  # a trace of one dict per iteration: shown as a table
+            assert at.multiselect(key="detail_series").value == ["dual_value", "objective"]
+            assert any(len(d.value) == len(record.solver_info["trace"]) and "dual_value" in d.value
+                       for d in at.dataframe)
         rebuilt = drawing.rebuild(record.config["problem"], record.instance_hash)
         caption = drawing.draw(rebuilt.problem, record.solution).caption
         assert caption in [c.value for c in at.caption], label
@@ -289,6 +295,25 @@ def test_a_record_landing_shows_on_the_next_rerun(results, records, tmp_path, mo
     at.run()
     assert at.metric[0].value == str(len(records) + 1)
     assert at.slider(key="filter_seeds").max == 7
+
+
+def test_run_labels_tell_apart_two_records_of_one_configuration(results, records, tmp_path):
+    copy = tmp_path / "twice"
+    shutil.copytree(results[0], copy)
+    write_record(records[0], copy / "again" / "runs" / records[0].key)
+    frame = data.load(copy).frame
+    labels = data.run_labels(frame)
+    assert len(labels) == len(frame) == len(records) + 1
+    assert sum(records[0].key[:8] in label for label in labels) == 2
+
+
+def test_a_record_the_store_cannot_read_gives_a_message(tmp_path, monkeypatch):
+    directory = tmp_path / "odd"
+    (directory / "x").mkdir(parents=True)
+    (directory / "x" / "record.json").write_text(
+        '{"key": "k", "problem": "mdkp", "solver": "scip", "status": "ok", "times": [1, 2]}')
+    at = _app(directory, monkeypatch)
+    assert at.error and "Reading the records" in at.error[0].value
 
 
 @pytest.mark.parametrize("layout", ["empty", "corrupt-only", "missing"])

@@ -73,7 +73,11 @@ def main(directory: Path) -> None:
         _load.clear()
     auto = st.sidebar.toggle("Auto-refresh", value=True, help=f"check for new records every {REFRESH_SECONDS} s")
     signature = data.signature(directory)
-    table = _load(str(directory), signature)
+    try:
+        table = _load(str(directory), signature)
+    except Exception as exc:  # a record the store cannot make a row of: say so, not a traceback
+        st.error(f"Reading the records under `{directory}` failed: {type(exc).__name__}: {exc}")
+        return
     if auto:
         _watch(str(directory), signature)
     st.caption(f"`{directory.resolve()}`: {len(table.frame)} records")

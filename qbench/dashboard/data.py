@@ -93,8 +93,24 @@ def overview(frame: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("experiment", ignore_index=True)
 
 
+def run_labels(frame: pd.DataFrame) -> dict[str, object]:
+    """A readable, unique label per row (``problem / instance / method / seed (key)``) -> its
+    index. The same configuration run twice has one key; its records are told apart by a number."""
+    labels: dict[str, object] = {}
+    for index, run in frame.iterrows():
+        text = f"{run['problem']} / {run['instance']} / {run['method']} / seed {label(run['seed'])} ({str(run['key'])[:8]})"
+        unique, n = text, 1
+        while unique in labels:
+            n += 1
+            unique = f"{text} #{n}"
+        labels[unique] = index
+    return labels
+
+
 def label(value: object) -> str:
     """A value as filters and tables show it, missing values as :data:`NONE_LABEL`."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return NONE_LABEL if _missing(value) else str(value)
 
 

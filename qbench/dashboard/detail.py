@@ -10,8 +10,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from qbench.dashboard import drawing
-from qbench.dashboard.plots import run_label, trace_data
+from qbench.dashboard import data, drawing
+from qbench.dashboard.plots import trace_data
 from qbench.records import RunRecord, read_record
 from qbench.summary import format_summary
 
@@ -31,10 +31,9 @@ def _record(path: str) -> RunRecord | str:
 
 
 def render(frame: pd.DataFrame) -> None:
-    runs = frame.sort_values(["problem", "instance", "method", "seed"])
-    labels = {run_label(run): index for index, run in runs.iterrows()}
+    labels = data.run_labels(frame.sort_values(["problem", "instance", "method", "seed"]))
     choice = st.selectbox("run", list(labels), key="detail_run")
-    run = runs.loc[labels[choice]]
+    run = frame.loc[labels[choice]]
     record = _record(run["record_path"])
     if isinstance(record, str):
         st.error(record)
@@ -47,18 +46,46 @@ def render(frame: pd.DataFrame) -> None:
     else:
         st.code(format_summary(record), language=None)
         _solution(record)
-    trace = trace_data(frame.loc[[labels[choice]]], [record.key])
+    trace = trace_data(frame, {choice: labels[choice]})
     if not trace.empty:
         st.subheader("Optimizer trace")
         st.altair_chart(alt.Chart(trace).mark_line(point=True).encode(
             x=alt.X("evaluation:Q", title="optimizer evaluation"),
             y=alt.Y("value:Q", title="objective (solver's cost)", scale=alt.Scale(zero=False)),
             tooltip=["evaluation", "value"]).interactive(), width="stretch")
+    else:
+        _iteration_trace(record)
     st.subheader("Config")
     st.json(record.config, expanded=2)
     st.subheader("Record")
     st.caption(f"`{run['record_path']}`")
     st.json({k: v for k, v in dataclasses.asdict(record).items() if k != "config"}, expanded=1)
+
+
+def iteration_table(record: RunRecord) -> pd.DataFrame | None:
+    """A trace recorded as one dict per iteration (the Lagrangian dual: dual value, primal
+    objective, violation, step, ...) as a table; None for any other trace."""
+    trace = record.solver_info.get("trace")
+    if not isinstance(trace, list) or not trace or not all(isinstance(t, dict) for t in trace):
+        return None
+    return pd.DataFrame(trace)
+
+
+def _iteration_trace(record: RunRecord) -> None:
+    table = iteration_table(record)
+    if table is None:
+        return
+    st.subheader("Iterations")
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
+               and not pd.api.types.is_bool_dtype(table[c]) and c != "iteration"]
+    default = [c for c in ("dual_value", "objective") if c in numeric] or numeric[:1]
+    shown = st.multiselect("series", numeric, default=default, key="detail_series")
+    if shown:
+        long = table.reset_index(names="row").melt(id_vars="row", value_vars=shown, var_name="series")
+        st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
+            x=alt.X("row:Q", title="iteration"), y=alt.Y("value:Q", scale=alt.Scale(zero=False)),
+            color="series:N", tooltip=["row", "series", "value"]).interactive(), width="stretch")
+    st.dataframe(table, hide_index=True, key="detail_iterations")
 
 
 def _solution(record: RunRecord) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from qbench import report
+from qbench.dashboard import data as tables
 
 #: The formulation whose QUBO is the baseline of the qubit savings (slack qubits included).
 BASELINE = "penalty"
@@ -40,20 +41,16 @@ def savings_data(frame: pd.DataFrame) -> pd.DataFrame:
                  "saving_rate"]].reset_index(drop=True)
 
 
-def trace_data(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Long table (run, evaluation, value) of the optimizer traces of the runs ``keys``."""
+def trace_data(frame: pd.DataFrame, labels: dict[str, object]) -> pd.DataFrame:
+    """Long table (run, evaluation, value) of the optimizer traces of the rows ``labels``
+    (label -> index, as :func:`qbench.dashboard.data.run_labels` makes them)."""
     rows = []
-    for _, run in frame[frame["key"].isin(keys)].iterrows():
-        trace = run["trace"]
+    for label, index in labels.items():
+        trace = frame.at[index, "trace"]
         if trace is None or len(trace) == 0:
             continue
-        label = f"{run['method']} {run['instance']} seed {run['seed']} ({run['key'][:8]})"
         rows.extend({"run": label, "evaluation": i, "value": float(v)} for i, v in enumerate(trace, 1))
     return pd.DataFrame(rows, columns=["run", "evaluation", "value"])
-
-
-def run_label(run: pd.Series) -> str:
-    return f"{run['problem']} / {run['instance']} / {run['method']} / seed {run['seed']} ({run['key'][:8]})"
 
 
 def _log_scale(values: pd.Series) -> alt.Scale:
@@ -123,10 +120,10 @@ def render(frame: pd.DataFrame) -> None:
     if traced.empty:
         st.info("No run in the selection recorded an optimizer trace.")
         return
-    labels = {run_label(run): run["key"] for _, run in traced.iterrows()}
+    labels = tables.run_labels(traced)
     chosen = st.multiselect("runs", list(labels), default=list(labels)[: min(3, len(labels))],
                             key="trace_runs")
-    traces = trace_data(traced, [labels[c] for c in chosen])
+    traces = trace_data(traced, {c: labels[c] for c in chosen})
     if traces.empty:
         st.info("Choose runs to compare their traces.")
         return
