@@ -172,7 +172,7 @@ def test_every_solution_is_drawn_consistently_with_its_record(records):
         problem = rebuilt.problem
         if record.problem == "mdkp":
             assert picture.data["load"].tolist() == pytest.approx((problem.weights @ x).tolist())
-            assert picture.data["over"].any() == (not record.feasible)
+            assert (picture.data["state"] == "over capacity").any() == (not record.feasible)
         elif record.problem == "mis":
             assert (picture.data["in_set"] == "in set").sum() == record.objective
         elif record.problem == "tsp":

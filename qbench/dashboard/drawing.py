@@ -77,7 +77,7 @@ def _knapsack(problem, x: np.ndarray) -> Drawing:
     constraints = pd.DataFrame({
         "constraint": [f"capacity[{i}]" for i in range(problem.n_constraints)],
         "load": load, "capacity": problem.capacities,
-        "over": load > problem.capacities + 1e-9,
+        "state": np.where(load > problem.capacities + 1e-9, "over capacity", "within capacity"),
     })
     items = pd.DataFrame({
         "item": list(range(problem.n_items)), "profit": problem.profits,
@@ -85,8 +85,8 @@ def _knapsack(problem, x: np.ndarray) -> Drawing:
     })
     bars = alt.Chart(constraints).mark_bar().encode(
         x=alt.X("constraint:N", title=None), y=alt.Y("load:Q", title="load (W x)"),
-        color=alt.Color("over:N", scale=alt.Scale(domain=[False, True], range=["#4c78a8", "#e45756"]),
-                        legend=alt.Legend(title="over capacity")),
+        color=alt.Color("state:N", scale=alt.Scale(domain=["within capacity", "over capacity"],
+                                                   range=["#4c78a8", "#e45756"]), legend=alt.Legend(title="load")),
         tooltip=["constraint", "load", "capacity"],
     )
     caps = alt.Chart(constraints).mark_tick(color="black", thickness=3, size=30).encode(
@@ -96,7 +96,8 @@ def _knapsack(problem, x: np.ndarray) -> Drawing:
         color=alt.Color("chosen:N", scale=alt.Scale(domain=["chosen", "left out"], range=["#54a24b", "#bab0ac"])),
         tooltip=["item", "profit", "chosen"],
     ).properties(title="items")
-    chart = alt.hconcat((bars + caps).properties(title="load vs capacity (tick)"), chosen)
+    chart = alt.hconcat((bars + caps).properties(title="load vs capacity (tick)"), chosen).resolve_scale(
+        color="independent")
     caption = (f"{int((x > 0.5).sum())} of {problem.n_items} items chosen, profit "
                f"{float(problem.profits @ x):g}; load / capacity: "
                + ", ".join(f"{a:g}/{b:g}" for a, b in zip(load, problem.capacities)))
@@ -116,23 +117,25 @@ def _independent_set(problem, x: np.ndarray) -> Drawing:
     })
     edges = pd.DataFrame([
         {"x": pos[u][0], "y": pos[u][1], "x2": pos[v][0], "y2": pos[v][1],
-         "conflict": bool(chosen[u] and chosen[v])}
+         "edge": "inside the set" if chosen[u] and chosen[v] else "edge"}
         for u, v in problem.edges
-    ], columns=["x", "y", "x2", "y2", "conflict"])
-    lines = alt.Chart(edges).mark_rule().encode(
-        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), x2="x2", y2="y2",
-        color=alt.Color("conflict:N", scale=alt.Scale(domain=[False, True], range=["#bab0ac", "#e45756"]),
-                        legend=alt.Legend(title="both ends in set")),
+    ], columns=["x", "y", "x2", "y2", "edge"])
+    lines = alt.Chart(edges).mark_rule(strokeWidth=2).encode(
+        x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False, padding=16)),
+        y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False, padding=16)), x2="x2", y2="y2",
+        color=alt.Color("edge:N", scale=alt.Scale(domain=["edge", "inside the set"], range=["#9d9d9d", "#e45756"]),
+                        legend=alt.Legend(title="edges")),
     )
     points = alt.Chart(nodes).mark_circle(size=160, opacity=1).encode(
         x="x:Q", y="y:Q",
         fill=alt.Fill("in_set:N", scale=alt.Scale(domain=["in set", "not in set"], range=["#54a24b", "#eeeeee"])),
         stroke=alt.value("black"), tooltip=["vertex", "in_set"],
     )
-    conflicts = int(edges["conflict"].sum())
+    conflicts = int((edges["edge"] == "inside the set").sum())
     caption = (f"{int(chosen.sum())} of {problem.n_vertices} vertices in the set"
                + (f", {conflicts} edges inside it (infeasible)" if conflicts else ", independent"))
-    return Drawing((lines + points).properties(height=360), caption, nodes)
+    chart = (lines + points).resolve_scale(color="independent").properties(width=420, height=420)
+    return Drawing(chart, caption, nodes)
 
 
 def _matrix_frame(matrix: np.ndarray, row: str, col: str) -> pd.DataFrame:
@@ -190,25 +193,29 @@ def _tour(problem, x: np.ndarray) -> Drawing:
     order = list(tour) + [tour[0]]
     path = pd.DataFrame({"order": range(len(order)), "city": order,
                          "x": xy[order, 0], "y": xy[order, 1]})
+    # One scale for both axes, so distances on screen are true to the map.
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    half = max(float((high - low).max()) / 2, 1e-9) * 1.1
+    mid = (low + high) / 2
     line = alt.Chart(path).mark_line(point=False, color="#4c78a8").encode(
-        x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
-        y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)), order="order:Q")
+        x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[mid[0] - half, mid[0] + half])),
+        y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[mid[1] - half, mid[1] + half])), order="order:Q")
     points = alt.Chart(path.iloc[:-1]).mark_circle(size=120, color="#e45756", opacity=1).encode(
         x="x:Q", y="y:Q", tooltip=["city", "order"])
     labels = points.mark_text(dy=-12).encode(text="city:N")
     caption = (f"tour {' -> '.join(map(str, order))}, length {problem.tour_length(tour):g} ({where})")
-    return Drawing((line + points + labels).properties(height=360), caption, path)
+    return Drawing((line + points + labels).properties(width=400, height=400), caption, path)
 
 
 def _bit_widths(problem, x: np.ndarray) -> Drawing:
     widths = problem.bit_widths(x)
     frame = pd.DataFrame({"layer": list(range(problem.n_layers)),
                           "bits": [w if w is not None else 0 for w in widths],
-                          "valid": [w is not None for w in widths]})
+                          "valid": ["one width" if w is not None else "broken" for w in widths]})
     chart = alt.Chart(frame).mark_bar().encode(
         x=alt.X("layer:O"), y=alt.Y("bits:Q", title="bit width", scale=alt.Scale(domain=[0, max(problem.widths)])),
-        color=alt.Color("valid:N", scale=alt.Scale(domain=[True, False], range=["#4c78a8", "#e45756"]),
-                        legend=alt.Legend(title="one width chosen")),
+        color=alt.Color("valid:N", scale=alt.Scale(domain=["one width", "broken"], range=["#4c78a8", "#e45756"]),
+                        legend=alt.Legend(title="layer")),
         tooltip=["layer", "bits", "valid"],
     ).properties(width=min(900, max(240, 24 * problem.n_layers)))
     cost = sum(problem.cost[i, problem.widths.index(w)] for i, w in enumerate(widths) if w is not None)
