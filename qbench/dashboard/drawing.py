@@ -230,7 +230,8 @@ def _market_split(problem, x: np.ndarray) -> Drawing:
     frame = pd.DataFrame({"product": list(range(problem.n_products)),
                           "residual": residual.astype(float)})
     chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("product:O"), y=alt.Y("residual:Q", title="A x - b"), tooltip=["product", "residual"])
+        x=alt.X("product:O"), y=alt.Y("residual:Q", title="A x - b"), tooltip=["product", "residual"],
+    ).properties(width=min(600, max(200, 40 * problem.n_products)))
     caption = (f"{int((x > 0.5).sum())} of {problem.n_retailers} retailers in the first market; "
                f"total |A x - b| = {float(np.abs(residual).sum()):g}")
     return Drawing(chart, caption, frame)
