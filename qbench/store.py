@@ -50,11 +50,13 @@ def load(directory: str | Path, warn=None) -> pd.DataFrame:
             data = json.loads(path.read_text())
             if not isinstance(data, dict) or any(k not in data for k in _REQUIRED):
                 raise ValueError("not a run record (fields missing)")
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            row = flatten(data, path)
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+            # A truncated, foreign or malformed file (e.g. "times": [1, 2]) must not stop a report.
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             warn(f"skipped {path}: {reason}")
             continue
-        rows.append(flatten(data, path))
+        rows.append(row)
     return to_frame(rows)
 
 

@@ -34,10 +34,14 @@ def test_collect_flattens_records_and_skips_bad_files(tmp_path, capsys):
     (runs / "e").mkdir()
     (runs / "e" / "record.json").write_text('{"hello": 1}')
     (runs / "a" / ".record-xyz.tmp").write_text("{")  # a temporary never counts
+    (runs / "f").mkdir()  # valid JSON with every required field, but a malformed one
+    bad = make_record("f").__dict__ | {"times": [1, 2]}
+    (runs / "f" / "record.json").write_text(__import__("json").dumps(bad))
 
     frame, path = store.collect(tmp_path)
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and all(l.startswith("qbench: warning: skipped ") for l in err)
+    assert len(err) == 3 and all(l.startswith("qbench: warning: skipped ") for l in err)
+    assert any("/f/record.json" in l for l in err)
     assert any("/d/record.json" in l for l in err) and any("not a run record" in l for l in err)
     assert path == tmp_path / "store" / "records.parquet" and path.stat().st_size > 0
     assert sorted(frame["key"]) == ["a", "b", "c"]
