@@ -38,6 +38,9 @@ class Tsp(AssignmentProblem):
     distances: np.ndarray
     fix_first_city: bool = True
     reference: Reference = Reference.unknown()
+    #: Map positions of the cities for drawing tours (x, y; longitude, latitude for GEO files),
+    #: when the instance has them; not part of the instance data (the distances are).
+    coordinates: np.ndarray | None = None
 
     kind = "tsp"
     sense = "min"
@@ -217,7 +220,18 @@ def generate(params: Generator, options: Options | None = None) -> Tsp:
     cells = rng.choice(side * side, size=params.n, replace=False)
     points = np.stack([cells // side, cells % side], axis=1)
     name = f"gen-n{params.n}-g{params.grid}-s{params.seed}"
-    return Tsp(name, tsplib.euc_2d(points).astype(float), options.fix_first_city)
+    return Tsp(name, tsplib.euc_2d(points).astype(float), options.fix_first_city, coordinates=points.astype(float))
+
+
+def map_positions(data: tsplib.TsplibFile) -> np.ndarray | None:
+    """Where to draw the cities: display data if given, else node coordinates (GEO's
+    latitude/longitude as longitude, latitude so north is up), else none."""
+    if data.display is not None:
+        return np.asarray(data.display, dtype=float)
+    if data.coords is None:
+        return None
+    coords = np.asarray(data.coords, dtype=float)
+    return coords[:, ::-1].copy() if data.edge_weight_type == "GEO" else coords
 
 
 def load(path: Path, options: Options | None = None, entry: ManifestEntry | None = None) -> Tsp:
@@ -229,7 +243,8 @@ def load(path: Path, options: Options | None = None, entry: ManifestEntry | None
     options = options or Options()
     path = Path(path)
     data = tsplib.read_problem(path)
-    problem = Tsp(entry.name if entry else path.stem, data.distances, options.fix_first_city)
+    problem = Tsp(entry.name if entry else path.stem, data.distances, options.fix_first_city,
+                  coordinates=map_positions(data))
     if entry is not None:
         if entry.reference is None:
             return problem

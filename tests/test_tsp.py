@@ -162,3 +162,14 @@ def test_forbids_tie_within_rows_and_columns():
     assert p.layout.names()[:5] == ["x[1,1]", "x[1,2]", "x[1,3]", "x[2,1]", "x[2,2]"]
     assert p.forbids_tie(0, 1, True) and p.forbids_tie(0, 3, True)
     assert not p.forbids_tie(0, 4, True) and not p.forbids_tie(0, 1, False)
+
+
+def test_cities_keep_their_map_positions_for_drawing(instances_dir):
+    generated = generate(Generator(n=6, seed=3))
+    assert np.array_equal(tsplib.euc_2d(generated.coordinates), generated.distances)
+    burma = build_problem({"name": "tsp", "instance": "burma14"})
+    assert burma.coordinates.shape == (14, 2)
+    # GEO files hold latitude, longitude: drawn as (longitude, latitude), north up.
+    data = tsplib.read_problem(instances_dir / "tsp" / "burma14.tsp")
+    assert np.array_equal(burma.coordinates, data.coords[:, ::-1])
+    assert build_problem({"name": "tsp", "instance": "gr17"}).coordinates is None  # explicit matrix only

@@ -170,7 +170,7 @@ def city_positions(problem) -> tuple[np.ndarray, str]:
     Written with numpy (double centring and an eigendecomposition, a few lines) rather than
     scikit-learn's MDS, which is iterative SMACOF and not a dependency of qbench.
     """
-    coords = getattr(problem, "coordinates", None)
+    coords = problem.coordinates
     if coords is not None:
         return np.asarray(coords, dtype=float), "city coordinates"
     d2 = np.asarray(problem.distances, dtype=float) ** 2
