@@ -61,34 +61,38 @@ def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray
     reference = problem.reference.value
     sign = 1.0 if problem.sense == "max" else -1.0
 
-    feasible_p = optimal_p = 0.0
-    best: tuple | None = None
-    evaluations = []
-    for k in range(len(unique)):
-        x = encoding.decode(unique[k])
-        ev = problem.evaluate(x)
-        evaluations.append((x, ev))
-        if ev.feasible:
-            feasible_p += probs[k]
-            if is_optimal(ev.objective, reference):
-                optimal_p += probs[k]
-            rank = (sign * ev.objective, probs[k], -energies[k])
-            if best is None or rank > best[0]:
-                best = (rank, k)
+    # Decode all rows at once, then evaluate each distinct decoded assignment once (slack bits
+    # are dropped, so many samples share one x). Same results as decoding and evaluating every
+    # sample in turn: sums run in sample order (cumsum is sequential), ties go to the first.
+    decoded = encoding.decode_many(unique)
+    distinct_x, x_of = np.unique(decoded, axis=0, return_inverse=True)
+    x_of = x_of.ravel()
+    native = [problem.evaluate(x) for x in distinct_x]
+    feasible = np.array([ev.feasible for ev in native], dtype=bool)[x_of]
+    objective = np.array([ev.objective for ev in native], dtype=float)[x_of]
+    optimal = np.array([ev.feasible and is_optimal(ev.objective, reference) for ev in native], dtype=bool)[x_of]
+    feasible_p = float(np.cumsum(probs[feasible])[-1]) if feasible.any() else 0.0
+    optimal_p = float(np.cumsum(probs[optimal])[-1]) if optimal.any() else 0.0
+    best: int | None = None
+    if feasible.any():
+        rows = np.flatnonzero(feasible)
+        # Largest (sign * objective, probability, -energy); among equal ranks the first sample.
+        order = np.lexsort((rows, energies[rows], -probs[rows], -(sign * objective[rows])))
+        best = int(rows[order[0]])
     lowest = int(np.argmin(energies))
     if ctx.selection == "energy":
         # Lowest energy; among equal energies the most probable (deterministic either way).
         chosen = int(np.lexsort((-probs, energies))[0])
     else:
-        chosen = best[1] if best is not None else lowest
+        chosen = best if best is not None else lowest
     return Answer(
-        x=evaluations[chosen][0],
+        x=decoded[chosen],
         bits=unique[chosen],
         energy=float(energies[chosen]),
         feasible_probability=float(feasible_p),
         optimal_probability=float(optimal_p) if reference is not None else None,
         distinct_samples=int(len(unique)),
         lowest_energy=float(energies[lowest]),
-        lowest_energy_feasible=bool(evaluations[lowest][1].feasible),
-        lowest_energy_objective=float(evaluations[lowest][1].objective),
+        lowest_energy_feasible=bool(native[x_of[lowest]].feasible),
+        lowest_energy_objective=float(native[x_of[lowest]].objective),
     )
