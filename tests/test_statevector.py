@@ -82,6 +82,37 @@ def test_integer_unit():
     assert integer_unit(np.array([1.0, np.sqrt(2)])) is None
 
 
+@pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
+@pytest.mark.parametrize("block", [12, 13])
+def test_cache_tile_layout_matches_aer_state(variant, block):
+    """14 qubits with the default-sized blocks: the low pass transposes its tile (bits 0-5 as
+    rows), the high pass gathers runs of 64; an odd block leaves an unpaired RX gate."""
+    qubo = random_qubo(14, 9)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, variant, reps=2)
+    x = np.random.default_rng(5).uniform(0, np.pi, layout.num_parameters)
+    expected = float(aer_probabilities(layout.circuit, x) @ qubo.all_energies())
+    engine = StatevectorBackend(StatevectorParams(block_qubits=block))
+    value = engine.cost(engine.prepare(layout.circuit, structure=layout), cost, x)[0]
+    assert value == pytest.approx(expected, abs=1e-9)
+
+
+def test_decode_many_equals_decode_row_by_row():
+    """The learned affine decoder of a penalty encoding (integer slacks) equals the real one;
+    a decoder that is not affine is detected and called row by row."""
+    from qbench.formulations.base import Encoding
+    from problems.mdkp import Generator, generate
+
+    encoding = PenaltyQubo().encode(generate(Generator(n_items=6, n_constraints=2, seed=3)))
+    bits = np.random.default_rng(1).integers(0, 2, (300, encoding.qubits)).astype(np.int8)
+    expected = np.array([encoding.decode(b) for b in bits])
+    np.testing.assert_array_equal(encoding.decode_many(bits), expected)
+    assert encoding._affine_decoder() is not None
+    xor = Encoding("xor", encoding.qubo, encoding.program, lambda b: b[:3] ^ b[3:6], 3)
+    np.testing.assert_array_equal(xor.decode_many(bits), bits[:, :3] ^ bits[:, 3:6])
+    assert xor._affine_decoder() is None
+
+
 @pytest.mark.parametrize("variant", ["standard", "warm_start"])
 @pytest.mark.parametrize("alpha", [0.1, 0.5])
 def test_exact_cvar_matches_aer_state(variant, alpha):

@@ -347,7 +347,7 @@ class StatevectorBackend(Backend):
             else:
                 h, J = ising_arrays(layout.terms, n, gammas[layer] * program.coefficients)
                 kernels.phase_ising_low_block(f, h, J, rows, rx, low)
-            kernels.single_qubit_layer(f, rows, rx, low, self.params.block_qubits, low_done=True)
+            kernels.single_qubit_layer(f, rows, rx, low, min(self.params.block_qubits, kernels.HIGH_BITS), low_done=True)
 
     def _evolve_gates(self, program: GateProgram, psi: np.ndarray, x: np.ndarray) -> None:
         circuit = program.circuit.assign_parameters(x) if program.circuit.num_parameters else program.circuit
