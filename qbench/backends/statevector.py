@@ -331,17 +331,27 @@ class StatevectorBackend(Backend):
         low = min(n, self.params.block_qubits)
         f = psi.view(self.real_dtype)
         gammas, betas = layout.unpack(x)
-        kernels.product_state(psi, program.initial.astype(self.dtype), low)
         rx = layout.warm_angles is None
+        tabulated = program.standard and program.diagonal.data.index is not None
+        # From |+>^n the first table-phase pass writes the state without reading it.
+        uniform = 2.0 ** (-n / 2) if rx and tabulated and layout.reps else -1.0
+        if uniform < 0:
+            kernels.product_state(psi, program.initial.astype(self.dtype), low)
         for layer in range(layout.reps):
             rows = self._real(kernels.gate_rows(program.mixers(betas[layer])))
             if program.standard:
                 gamma = float(gammas[layer, 0]) if gammas.shape[1] else 0.0
                 data = program.diagonal.data
                 if data.index is not None:
-                    angles = gamma * program.diagonal.unit * data.levels.astype(float)
-                    table = self._real(np.stack([np.cos(angles), -np.sin(angles)], -1))
-                    kernels.phase_table_low_block(f, data.index, table, rows, rx, low)
+                    angle = gamma * program.diagonal.unit
+                    if data.levels.dtype.kind == "i":
+                        table = np.empty((len(data.levels), 2))
+                        kernels.phase_table(data.levels, angle, table)
+                    else:  # a dense diagonal tabulated for CVaR: float levels
+                        angles = angle * data.levels
+                        table = np.stack([np.cos(angles), -np.sin(angles)], -1)
+                    table = self._real(table)
+                    kernels.phase_table_low_block(f, data.index, table, rows, rx, low, uniform if layer == 0 else -1.0)
                 else:
                     kernels.phase_dense_low_block(f, data.dense, gamma * program.diagonal.unit, rows, rx, low)
             else:

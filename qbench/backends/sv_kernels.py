@@ -122,6 +122,47 @@ def distinct_levels(values, lo, hi):
     return levels, position
 
 
+@njit(cache=True)
+def phase_table(levels, angle, out):
+    """``out[k] = (cos, -sin)(angle * levels[k])`` for sorted integer levels: the phase of each
+    distinct cost value. Many levels over a range R are done as products of two tables of about
+    sqrt(R) angles (one complex product per level instead of a sin and a cos; measured 0.2 ms
+    per layer for 10^4 levels with numpy's cos/sin); the phase differs from the direct one by a
+    few ulps of the angle."""
+    count = levels.shape[0]
+    lo = levels[0]
+    span = levels[count - 1] - lo + 1
+    shift = 0
+    while (1 << (2 * shift)) < span:
+        shift += 1
+    K = 1 << shift
+    nq = (span >> shift) + 1
+    if count <= 2 * (nq + K):
+        for k in range(count):
+            t = angle * levels[k]
+            out[k, 0] = np.cos(t)
+            out[k, 1] = -np.sin(t)
+        return
+    a_re = np.empty(nq)
+    a_im = np.empty(nq)
+    for q in range(nq):
+        t = angle * (lo + (q << shift))
+        a_re[q] = np.cos(t)
+        a_im[q] = np.sin(t)
+    b_re = np.empty(K)
+    b_im = np.empty(K)
+    for r in range(K):
+        t = angle * r
+        b_re[r] = np.cos(t)
+        b_im[r] = np.sin(t)
+    for k in range(count):
+        d = levels[k] - lo
+        q = d >> shift
+        r = d & (K - 1)
+        out[k, 0] = a_re[q] * b_re[r] - a_im[q] * b_im[r]
+        out[k, 1] = -(a_re[q] * b_im[r] + a_im[q] * b_re[r])
+
+
 @njit(parallel=True, cache=True)
 def remap(values, lo, position, index):
     """index[k] = position[values[k] - lo] (``index`` may be ``values`` itself)."""
@@ -338,10 +379,11 @@ def _low_gates_store(f, base, L, M, rx, re, im, re2, im2):
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def phase_table_low_block(f, index, table, M, rx, L):
+def phase_table_low_block(f, index, table, M, rx, L, uniform=-1.0):
     """One pass: ``psi *= table[index]`` (the cost phase: one complex number per distinct cost
     value, ``table`` as (re, im) rows), then the gates M on the low L qubits, chunk by chunk
-    while the chunk is in cache."""
+    while the chunk is in cache. ``uniform >= 0``: the state is taken to be that real constant
+    everywhere and not read (the first layer of QAOA from |+>^n: no initial-state pass)."""
     size = 1 << L
     for c in prange((f.shape[0] >> 1) >> L):
         re = np.empty(size, dtype=f.dtype)
@@ -351,14 +393,20 @@ def phase_table_low_block(f, index, table, M, rx, L):
         base = c << L
         fv = f[2 * base:2 * (base + size)]
         iv = index[base:base + size]
-        for lo in range(size):
-            k = iv[lo]
-            pr = table[k, 0]
-            pi = table[k, 1]
-            ar = fv[2 * lo]
-            ai = fv[2 * lo + 1]
-            re[lo] = ar * pr - ai * pi
-            im[lo] = ar * pi + ai * pr
+        if uniform >= 0:
+            for lo in range(size):
+                k = iv[lo]
+                re[lo] = uniform * table[k, 0]
+                im[lo] = uniform * table[k, 1]
+        else:
+            for lo in range(size):
+                k = iv[lo]
+                pr = table[k, 0]
+                pi = table[k, 1]
+                ar = fv[2 * lo]
+                ai = fv[2 * lo + 1]
+                re[lo] = ar * pr - ai * pi
+                im[lo] = ar * pi + ai * pr
         _low_gates_store(f, base, L, M, rx, re, im, re2, im2)
 
 
