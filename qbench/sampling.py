@@ -49,11 +49,23 @@ def is_optimal(objective: float, reference: float | None) -> bool:
     return abs(objective - reference) <= GAP_TOLERANCE * max(1.0, abs(reference))
 
 
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, axis=0, return_inverse=True)``: 0/1 rows of up to 62 columns are packed
+    into integers first (same lexicographic order, a plain integer sort instead of numpy's
+    structured one: ~10x faster for thousands of rows)."""
+    if rows.ndim == 2 and 0 < rows.shape[1] <= 62 and len(rows) and rows.min() >= 0 and rows.max() <= 1:
+        weights = np.left_shift(np.int64(1), np.arange(rows.shape[1] - 1, -1, -1, dtype=np.int64))
+        keys, first, inverse = np.unique(rows.astype(np.int64) @ weights, return_index=True, return_inverse=True)
+        return rows[first], inverse.ravel()
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return unique, inverse.ravel()
+
+
 def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray) -> Answer:
     """Pick the answer from samples ``bits`` (one assignment per row) with their probabilities."""
     encoding, problem = ctx.encoding(), ctx.problem
     bits = np.asarray(bits, dtype=np.int8)
-    unique, inverse = np.unique(bits, axis=0, return_inverse=True)
+    unique, inverse = unique_rows(bits)
     probs = np.bincount(inverse.ravel(), weights=np.asarray(probabilities, float), minlength=len(unique))
     if ctx.sample_log is not None:
         ctx.sample_log.append((unique, probs))
@@ -65,7 +77,7 @@ def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray
     # are dropped, so many samples share one x). Same results as decoding and evaluating every
     # sample in turn: sums run in sample order (cumsum is sequential), ties go to the first.
     decoded = encoding.decode_many(unique)
-    distinct_x, x_of = np.unique(decoded, axis=0, return_inverse=True)
+    distinct_x, x_of = unique_rows(decoded)
     x_of = x_of.ravel()
     native = [problem.evaluate(x) for x in distinct_x]
     feasible = np.array([ev.feasible for ev in native], dtype=bool)[x_of]

@@ -295,3 +295,17 @@ def test_every_variational_solver_runs_deterministically(solver):
     assert first.solver_info["trace"] == second.solver_info["trace"]
     assert first.solution == second.solution
     assert first.solver_info["circuit_evaluations"] >= first.solver_info["optimizer_evaluations"] >= 1
+
+
+def test_unique_rows_equals_numpy_unique():
+    """select_answer's packed-integer unique: same rows, order and inverse as numpy's (0/1 rows),
+    numpy's own path otherwise (wide or non-binary rows)."""
+    from qbench.sampling import unique_rows
+
+    rng = np.random.default_rng(4)
+    for rows in (rng.integers(0, 2, (2000, 16)), rng.integers(0, 2, (50, 70)), rng.integers(-1, 3, (80, 4))):
+        rows = rows.astype(np.int8)
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        got_unique, got_inverse = unique_rows(rows)
+        np.testing.assert_array_equal(got_unique, unique)
+        np.testing.assert_array_equal(got_inverse, inverse.ravel())
