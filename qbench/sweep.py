@@ -25,6 +25,7 @@ import itertools
 import logging
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ DEFAULT_LAUNCHER = "local"
 
 # Hydra settings a resumable sweep relies on: each run's directory is named by its key.
 _LAYOUT = ("hydra.sweep.dir=${output_root}", "hydra.sweep.subdir=" + RUNS_DIR + "/${sweep.key}")
+# The hydra/launcher/ray preset shares its name with hydra-ray-launcher's schema on purpose, so
+# Hydra validates the preset against it; Hydra's notice that this matching is deprecated is noise.
+warnings.filterwarnings("ignore",
+                        message=r"\s*'hydra/launcher/ray' is validated against ConfigStore")
 # Quiet defaults (the progress bar and run.log files say what happens); overridable.
 _QUIET = {"hydra/hydra_logging": "disabled", "hydra/job_logging": "disabled"}
 
@@ -259,6 +264,10 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
         )
     except (HydraException, OmegaConfBaseException, ImportError) as exc:
         raise _compose_error(exc) from None
+    except RuntimeError as exc:  # Hydra: "Unknown plugin class" when the plugin is not installed
+        choice = HydraConfig.get().runtime.choices.get("hydra/launcher")
+        raise ConfigError(f"hydra/launcher={choice}: {exc}; its plugin is not installed (see "
+                          f"qbench/conf/hydra/launcher/{choice}.yaml)") from None
     plan_.runs_dir.mkdir(parents=True, exist_ok=True)
     with _progress(plan_, pending, enabled=progress):
         callbacks.on_multirun_start(config=master, config_name="config")

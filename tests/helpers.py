@@ -24,3 +24,22 @@ def run(*overrides: str) -> RunRecord:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago (for daemons a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def skip_printed(test: str, reason: str):
+    """Skip, printing why on stderr as well (a skipped integration test is never silent)."""
+    import sys
+
+    import pytest
+
+    print(f"\n{test} skipped: {reason}", file=sys.stderr, flush=True)
+    pytest.skip(reason)
