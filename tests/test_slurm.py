@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import repo_root
+from tests.helpers import free_port, repo_root, skip_printed
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +44,7 @@ hydra:
 
 
 def _skip(reason: str):
-    print(f"\ntest_slurm skipped: {reason}", file=sys.stderr, flush=True)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    skip_printed("test_slurm", reason)
 
 
 def _tail(path: Path, lines: int = 8) -> str:
@@ -69,8 +62,8 @@ ClusterName=qbenchtest
 SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort={_free_port()}
-SlurmdPort={_free_port()}
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={munge_socket}
