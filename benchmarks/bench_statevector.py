@@ -174,11 +174,14 @@ def bytes_per_evaluation(n: int, p: int, low: int, high: int, amplitude: int, in
     """Memory traffic of one standard-QAOA energy as the engine runs it: per layer the phase +
     low-block pass (read and write the state, read the cost index; the first layer starts from
     |+>^n and does not read the state) and one pass per further block of ``high`` qubits (read
-    and write), then the expectation (read the state and the index)."""
+    and write), then the expectation: fused into the last high-block pass when there is one
+    (it reads only the cost index there: the tile is in cache), else a pass of its own (read
+    the state and the index)."""
     N = 2**n
     high_passes = -(-(n - min(n, low)) // high)
     per_layer = (2 * amplitude + index_bytes) * N + high_passes * 2 * amplitude * N
-    return p * per_layer - amplitude * N + (amplitude + index_bytes) * N
+    expectation = index_bytes * N if high_passes else (amplitude + index_bytes) * N
+    return p * per_layer - amplitude * N + expectation
 
 
 def part_bandwidth(n, p=3):

@@ -309,3 +309,20 @@ def test_unique_rows_equals_numpy_unique():
         got_unique, got_inverse = unique_rows(rows)
         np.testing.assert_array_equal(got_unique, unique)
         np.testing.assert_array_equal(got_inverse, inverse.ravel())
+
+
+@pytest.mark.parametrize("block", [12, 14])
+def test_expectation_fused_into_the_last_pass_equals_the_state_vector_one(block):
+    """Block 12 on 14 qubits: the energy comes from the last high-block pass; block 14: no high
+    pass, a pass of its own. Both equal |state()|^2 . energies (the complex vector made from
+    the engine's real and imaginary parts)."""
+    qubo = random_qubo(14, 4)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard", reps=2)
+    x = np.random.default_rng(8).uniform(0, np.pi, layout.num_parameters)
+    engine = StatevectorBackend(StatevectorParams(block_qubits=block))
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    value = engine.cost(prepared, cost, x)[0]
+    psi = engine.state(prepared, x)
+    assert psi.dtype == np.complex128 and np.linalg.norm(psi) == pytest.approx(1.0, abs=1e-12)
+    assert value == pytest.approx(float(np.abs(psi) ** 2 @ qubo.all_energies()), abs=1e-9)
