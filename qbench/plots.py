@@ -33,7 +33,18 @@ def make_all(frame: pd.DataFrame, out: Path) -> list[Path]:
     return written
 
 
-def _save(fig, path: Path) -> bool:
+def _axes():
+    """A new figure of the report's common size."""
+    return plt.subplots(figsize=(6.4, 4.4))
+
+
+def _finish(fig, ax, path: Path, title: str, xlabel: str | None, ylabel: str) -> bool:
+    """Label, add the legend, write the PNG and release the figure (every figure ends here)."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -52,44 +63,32 @@ def qubits_vs_size(ok: pd.DataFrame, path: Path) -> bool:
         series.append((f"{problem}: {method} (qubits used)", g.groupby("variables")["qubits"].median()))
     if not series:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = _axes()
     for label, points in series:
         ax.plot(points.index, points.values, marker="o", label=label)
-    ax.set_xlabel("instance size (native binary variables)")
-    ax.set_ylabel("qubits")
-    ax.set_title("Qubits vs instance size")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Qubits vs instance size", "instance size (native binary variables)", "qubits")
 
 
 def gap_vs_qubits(ok: pd.DataFrame, path: Path) -> bool:
     data = ok.dropna(subset=["qubits", "gap"])
     if data.empty:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = _axes()
     for (problem, method), g in data.groupby(["problem", "method"]):
         ax.scatter(g["qubits"], 100 * g["gap"], label=f"{problem}: {method}", alpha=0.7)
-    ax.set_xlabel("qubits")
-    ax.set_ylabel("optimality gap [%]")
-    ax.set_title("Gap vs qubits (feasible answers)")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Gap vs qubits (feasible answers)", "qubits", "optimality gap [%]")
 
 
 def time_scaling(ok: pd.DataFrame, path: Path) -> bool:
     data = ok.dropna(subset=["variables", "time_total"]) if "time_total" in ok else ok.iloc[0:0]
     if data.empty:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = _axes()
     for (problem, method), g in data.groupby(["problem", "method"]):
         points = g.groupby("variables")["time_total"].median()
         ax.plot(points.index, points.values, marker="o", label=f"{problem}: {method}")
     ax.set_yscale("log")
-    ax.set_xlabel("instance size (native binary variables)")
-    ax.set_ylabel("median wall time [s]")
-    ax.set_title("Time scaling")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Time scaling", "instance size (native binary variables)", "median wall time [s]")
 
 
 def feasibility(frame: pd.DataFrame, path: Path) -> bool:
@@ -97,17 +96,14 @@ def feasibility(frame: pd.DataFrame, path: Path) -> bool:
     rate = feasible.groupby([frame["problem"], frame["method"]]).mean().unstack("method")
     if rate.empty:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = _axes()
     width = 0.8 / max(1, rate.shape[1])
     x = np.arange(len(rate.index))
     for i, method in enumerate(rate.columns):
         ax.bar(x + i * width, 100 * rate[method].fillna(0).to_numpy(), width, label=method)
     ax.set_xticks(x + 0.4 - width / 2, rate.index)
-    ax.set_ylabel("feasible runs [%]")
     ax.set_ylim(0, 105)
-    ax.set_title("Feasibility by method")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "Feasibility by method", None, "feasible runs [%]")
 
 
 def convergence(ok: pd.DataFrame, path: Path, problem: str) -> bool:
@@ -115,14 +111,10 @@ def convergence(ok: pd.DataFrame, path: Path, problem: str) -> bool:
     data = ok[ok["trace"].map(lambda t: t is not None and len(t) > 0)]
     if data.empty:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = _axes()
     colours = {m: f"C{i}" for i, m in enumerate(sorted(data["method"].unique()))}
     for method, g in data.groupby("method"):
         for i, trace in enumerate(g["trace"]):
             ax.plot(np.arange(1, len(trace) + 1), trace, color=colours[method], alpha=0.6,
                     label=method if i == 0 else None)
-    ax.set_xlabel("optimizer evaluation")
-    ax.set_ylabel("objective (solver's cost)")
-    ax.set_title(f"Convergence: {problem}")
-    ax.legend(fontsize=7)
-    return _save(fig, path)
+    return _finish(fig, ax, path, f"Convergence: {problem}", "optimizer evaluation", "objective (solver's cost)")
