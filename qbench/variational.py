@@ -244,26 +244,36 @@ def variational_result(backend, prepared, answer, result: OptimizationResult, x0
 
 
 @dataclass(frozen=True)
-class VariationalParams:
-    """Settings every variational solver shares (flat, so they read as ``solver.maxiter``).
-
-    See :class:`OptimizerSettings` and :class:`SamplingSettings` for their meaning.
-    """
+class OptimizerParams:
+    """The classical optimizer's settings as flat solver fields (``solver.optimizer``,
+    ``solver.maxiter``, ``solver.tol``); solvers subclass it and may change the defaults."""
 
     optimizer: OptimizerName = "COBYLA"
     maxiter: int = 100
     tol: float | None = None
+
+    def __post_init__(self) -> None:
+        self.optimizer_settings()
+
+    def optimizer_settings(self) -> OptimizerSettings:
+        return OptimizerSettings(self.optimizer, self.maxiter, self.tol)
+
+
+@dataclass(frozen=True)
+class VariationalParams(OptimizerParams):
+    """Settings every sampling variational solver shares (flat, so they read as ``solver.maxiter``).
+
+    See :class:`OptimizerSettings` and :class:`SamplingSettings` for their meaning.
+    """
+
     alpha: float = 1.0
     shots: int | None = None
     final_shots: int = 10000
     normalize: bool = True
 
     def __post_init__(self) -> None:
-        self.optimizer_settings()
+        super().__post_init__()
         self.sampling_settings()
-
-    def optimizer_settings(self) -> OptimizerSettings:
-        return OptimizerSettings(self.optimizer, self.maxiter, self.tol)
 
     def sampling_settings(self) -> SamplingSettings:
         return SamplingSettings(self.alpha, self.shots, self.final_shots, self.normalize)

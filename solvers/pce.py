@@ -47,7 +47,7 @@ from qbench.solver import SolveContext, Solver, SolverResult
 from qbench.variational import (
     OptimizationResult,
     OptimizerName,
-    OptimizerSettings,
+    OptimizerParams,
     minimize,
     variational_result,
 )
@@ -56,7 +56,7 @@ FAMILIES = ("X", "Y", "Z")
 
 
 @dataclass(frozen=True)
-class PceParams:
+class PceParams(OptimizerParams):
     """``num_qubits``: ``null`` = the fewest with ``3 C(N, k) >= m``; ``k``: body of the
     correlators; ``alpha``: tanh sharpness (``null`` = ``1.5 N^{floor(k/2)}``); ``beta``:
     regulariser weight (0 = none); ``form``: ``maxcut`` (n + 1 nodes, the study) or ``qubo``
@@ -85,10 +85,7 @@ class PceParams:
         check(self.alpha is None or self.alpha > 0, "alpha", f"must be positive, got {self.alpha}")
         check(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
         check(self.layers is None or self.layers >= 1, "layers", f"must be >= 1, got {self.layers}")
-        self.optimizer_settings()
-
-    def optimizer_settings(self) -> OptimizerSettings:
-        return OptimizerSettings(self.optimizer, self.maxiter, self.tol)
+        super().__post_init__()
 
 
 def qubits_needed(nodes: int, k: int) -> int:

@@ -49,11 +49,11 @@ from qbench.params import check
 from qbench.qubo import Qubo
 from qbench.sampling import select_answer
 from qbench.solver import SolveContext, Solver, SolverResult
-from qbench.variational import OptimizerName, OptimizerSettings, minimize, variational_result
+from qbench.variational import OptimizerName, OptimizerParams, minimize, variational_result
 
 
 @dataclass(frozen=True)
-class QraoParams:
+class QraoParams(OptimizerParams):
     """``max_vars_per_qubit``: 1, 2 or 3 (the QRAC); ``reps``, ``entanglement``: the
     EfficientSU2 ansatz; ``initial_point``: ``random`` (uniform in [0, 2 pi)) or ``zeros``;
     ``rounding``: ``magic`` or ``semideterministic``; ``basis_sampling``: magic bases drawn
@@ -75,10 +75,7 @@ class QraoParams:
     def __post_init__(self) -> None:
         check(self.reps >= 1, "reps", f"must be >= 1, got {self.reps}")
         check(self.rounding_shots >= 1, "rounding_shots", f"must be >= 1, got {self.rounding_shots}")
-        self.optimizer_settings()
-
-    def optimizer_settings(self) -> OptimizerSettings:
-        return OptimizerSettings(self.optimizer, self.maxiter, self.tol)
+        super().__post_init__()
 
 
 def quadratic_program(qubo: Qubo) -> QuadraticProgram:
