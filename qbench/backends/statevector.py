@@ -40,9 +40,16 @@ from qbench.errors import ConfigError
 from qbench.params import check
 from qbench.variational import DiagonalCost, cvar
 
-#: Below this many qubits a state is evolved on one thread: a parallel region costs more than
-#: the work, and on a loaded machine a thread barrier can stall for milliseconds.
-SERIAL_BELOW = 16
+#: Below this many qubits a state is evolved by the kernels' serial twins (``sv_kernels.SERIAL``):
+#: dispatching a parallel region costs more than the work, and on a loaded machine a thread
+#: barrier can stall for milliseconds (measured: n = 16, one phase + low-block pass 225 us
+#: serial vs 251-355 us parallel on two threads; n = 18: 0.9 ms serial vs 0.5-0.8 ms parallel).
+SERIAL_BELOW = 17
+
+
+def kernels_for(size: int):
+    """The kernel set for a state of ``size`` amplitudes: the serial twins on small states."""
+    return kernels.SERIAL if size < 1 << SERIAL_BELOW else kernels
 
 #: Values between the end of the QAOA state's real parts and the start of its imaginary parts
 #: (see ``StatevectorBackend._state_parts``): 72 = 576 bytes, off every 4 KiB page alignment.
@@ -348,7 +355,8 @@ class StatevectorBackend(Backend):
 
         program = prepared.extra["program"]
         n = prepared.logical.num_qubits
-        numba.set_num_threads(1 if n < SERIAL_BELOW else self.threads)
+        if n >= SERIAL_BELOW:
+            numba.set_num_threads(self.threads)
         x = np.asarray(x, dtype=float)
         if isinstance(program, QaoaProgram):
             re, im = self._state_parts(n)
@@ -365,11 +373,13 @@ class StatevectorBackend(Backend):
         high = min(self.params.block_qubits, kernels.HIGH_BITS)
         gammas, betas = layout.unpack(x)
         rx = layout.warm_angles is None
+        k = kernels_for(re.shape[0])
+        serial = k is kernels.SERIAL
         tabulated = program.standard and program.diagonal.data.index is not None
         # From |+>^n the first table-phase pass writes the state without reading it.
         uniform = 2.0 ** (-n / 2) if rx and tabulated and layout.reps else -1.0
         if uniform < 0:
-            kernels.product_state(re, im, program.initial, low)
+            k.product_state(re, im, program.initial, low)
         # The expectation rides on the last high-block pass when there is one.
         fuse = expect is not None and expect.data.index is not None and layout.reps and n > low
         value = None
@@ -387,28 +397,29 @@ class StatevectorBackend(Backend):
                         angles = angle * data.levels
                         table = np.stack([np.cos(angles), -np.sin(angles)], -1)
                     table = self._real(table)
-                    kernels.phase_table_low_block(re, im, data.index, table, rows, rx, low, uniform if layer == 0 else -1.0)
+                    k.phase_table_low_block(re, im, data.index, table, rows, rx, low, uniform if layer == 0 else -1.0)
                 else:
-                    kernels.phase_dense_low_block(re, im, data.dense, gamma * program.diagonal.unit, rows, rx, low)
+                    k.phase_dense_low_block(re, im, data.dense, gamma * program.diagonal.unit, rows, rx, low)
             else:
                 h, J = ising_arrays(layout.terms, n, gammas[layer] * program.coefficients)
-                kernels.phase_ising_low_block(re, im, h, J, rows, rx, low)
+                k.phase_ising_low_block(re, im, h, J, rows, rx, low)
             if fuse and layer == layout.reps - 1:
-                value = kernels.high_blocks(re, im, rows, rx, low, high, expect.data.index, expect.values())
+                value = kernels.high_blocks(re, im, rows, rx, low, high, expect.data.index, expect.values(), serial)
             else:
-                kernels.high_blocks(re, im, rows, rx, low, high)
+                kernels.high_blocks(re, im, rows, rx, low, high, serial=serial)
         return value
 
     def _evolve_gates(self, program: GateProgram, psi: np.ndarray, x: np.ndarray) -> None:
         circuit = program.circuit.assign_parameters(x) if program.circuit.num_parameters else program.circuit
         n = circuit.num_qubits
+        k = kernels_for(psi.shape[0])
         psi[:] = 0
         psi[0] = 1
         pending: dict[int, np.ndarray] = {}
 
         def flush(q: int) -> None:
             if q in pending:
-                kernels.apply_1q(psi, q, pending.pop(q).astype(self.dtype))
+                k.apply_1q(psi, q, pending.pop(q).astype(self.dtype))
 
         for inst, qubits in zip(circuit.data, program.qubits):
             if not qubits:
@@ -421,9 +432,9 @@ class StatevectorBackend(Backend):
             flush(qubits[0])
             flush(qubits[1])
             if np.count_nonzero(matrix - np.diag(np.diag(matrix))) == 0:
-                kernels.apply_diagonal_2q(psi, qubits[0], qubits[1], np.diag(matrix).astype(self.dtype))
+                k.apply_diagonal_2q(psi, qubits[0], qubits[1], np.diag(matrix).astype(self.dtype))
             else:
-                kernels.apply_2q(psi, qubits[0], qubits[1], matrix.astype(self.dtype))
+                k.apply_2q(psi, qubits[0], qubits[1], matrix.astype(self.dtype))
         for q in range(n):
             flush(q)
 
@@ -439,7 +450,7 @@ class StatevectorBackend(Backend):
         if self._buffer is None or self._buffer.shape != re.shape:
             self._buffer = None
             self._buffer = np.empty(re.shape[0])
-        kernels.probabilities_into(re, im, self._buffer)
+        kernels_for(re.shape[0]).probabilities_into(re, im, self._buffer)
         return self._buffer
 
     def cost(self, prepared: PreparedCircuit, cost: DiagonalCost, parameters: np.ndarray,
@@ -466,9 +477,10 @@ class StatevectorBackend(Backend):
     def _diagonal_value(re: np.ndarray, im: np.ndarray, diagonal: Diagonal, alpha: float) -> float:
         data = diagonal.data
         if alpha >= 1.0:
+            k = kernels_for(re.shape[0])
             if data.index is not None:
-                return kernels.expect_table(re, im, data.index, diagonal.values())
-            return diagonal.unit * kernels.expect_dense(re, im, data.dense) + diagonal.constant
+                return k.expect_table(re, im, data.index, diagonal.values())
+            return diagonal.unit * k.expect_dense(re, im, data.dense) + diagonal.constant
         probabilities = kernels.level_probabilities(re, im, data.index, len(data.levels))
         return cvar(diagonal.values(), probabilities, alpha)
 
@@ -522,7 +534,7 @@ class StatevectorBackend(Backend):
             return self._diagonal_value(re, im, data, 1.0)
         total = 0j
         for xmask, zmask, coeff in data:
-            total += coeff * kernels.pauli_expectation(psi, np.int64(xmask), np.int64(zmask))
+            total += coeff * kernels_for(psi.shape[0]).pauli_expectation(psi, np.int64(xmask), np.int64(zmask))
         return float(total.real)
 
     def sample(self, prepared: PreparedCircuit, parameters: np.ndarray, shots: int) -> list[Samples]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from types import SimpleNamespace
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -31,6 +33,21 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 LOW_BITS = 12
 HIGH_BITS = 12
 RUN_BITS = 6
+
+#: Serial twins of the parallel kernels (the same code compiled without ``parallel``), by name:
+#: dispatching a parallel region costs tens of microseconds even on one thread (measured here,
+#: the n = 12 phase + low-block pass: 79 us minimum / 130 us median parallel vs 19 / 21 us
+#: serial; n = 16: 251-355 us vs 225 us), more than the whole work on small states.
+SERIAL = SimpleNamespace()
+
+
+def parallel_kernel(**options):
+    """``njit(parallel=True, cache=True, **options)``, and a serial twin put in :data:`SERIAL`
+    (``prange`` is ``range`` there)."""
+    def compile_both(function):
+        setattr(SERIAL, function.__name__, njit(cache=True, **options)(function))
+        return njit(parallel=True, cache=True, **options)(function)
+    return compile_both
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,7 +198,7 @@ def remap(values, lo, position, index):
 # (measured at n = 24, p = 3: see benchmarks/README.md). A complex vector is made only where
 # one leaves the engine (``StatevectorBackend.state``); probabilities are re^2 + im^2 anyway.
 # --------------------------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def product_state(re, im, vectors, L):
     """``re + i im = kron_q (vectors[q, 0] |0> + vectors[q, 1] |1>)`` (one write pass)."""
     n = vectors.shape[0]
@@ -374,7 +391,7 @@ def _low_gates(re, im, L, M, rx, re2, im2, out_re, out_im):
         out_im[k] = im[k]
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@parallel_kernel(fastmath=True)
 def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0):
     """One pass: ``psi *= table[index]`` (the cost phase: one complex number per distinct cost
     value, ``table`` as (re, im) rows), then the gates M on the low L qubits, chunk by chunk
@@ -407,7 +424,7 @@ def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0):
         _low_gates(tr, ti, L, M, rx, re2, im2, r, i)
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@parallel_kernel(fastmath=True)
 def phase_dense_low_block(re, im, diagonal, gamma, M, rx, L):
     """As :func:`phase_table_low_block` with ``exp(-i gamma D(z))`` from a dense diagonal."""
     size = 1 << L
@@ -431,7 +448,7 @@ def phase_dense_low_block(re, im, diagonal, gamma, M, rx, L):
         _low_gates(tr, ti, L, M, rx, re2, im2, r, i)
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@parallel_kernel(fastmath=True)
 def phase_ising_low_block(re, im, h, J, M, rx, L):
     """As :func:`phase_table_low_block` with ``exp(-i D(z))`` for an Ising diagonal whose
     coefficients already include the angles (multi-angle QAOA), computed on the fly."""
@@ -491,7 +508,7 @@ def _tile_expectation(tr, ti, eindex, evalues, base, first, m, run):
     return part
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@parallel_kernel(fastmath=True)
 def high_block(re, im, M, rx, first, count, run_bits, eindex, evalues):
     """Gates M[first:first+count] on qubits first.. in one memory pass, tile by tile: a tile
     is all 2^count values of those bits x a run of 2^run_bits contiguous amplitudes, copied
@@ -526,18 +543,20 @@ NO_INDEX = np.empty(0, dtype=np.uint16)
 
 
 def high_blocks(re: np.ndarray, im: np.ndarray, M: np.ndarray, rx: bool, low_bits: int, high_bits: int = HIGH_BITS,
-                eindex: np.ndarray = NO_INDEX, evalues: np.ndarray = NO_VALUES) -> float:
+                eindex: np.ndarray = NO_INDEX, evalues: np.ndarray = NO_VALUES, serial: bool = False) -> float:
     """Gates ``M[q]`` on every qubit ``q >= low_bits`` (the low block is fused with the phase
     pass), ``high_bits`` qubits per memory pass; returns the fused expectation of the last pass
-    (see :func:`high_block`; 0.0 when ``evalues`` is empty or there is no high pass)."""
+    (see :func:`high_block`; 0.0 when ``evalues`` is empty or there is no high pass).
+    ``serial``: use the serial twin of :func:`high_block`."""
+    block = SERIAL.high_block if serial else high_block
     n = M.shape[0]
     first = low_bits
     total = 0.0
     while first < n:
         count = min(high_bits, n - first)
         last = first + count >= n
-        total = high_block(re, im, M, rx, first, count, RUN_BITS, eindex if last else NO_INDEX,
-                           evalues if last else NO_VALUES)
+        total = block(re, im, M, rx, first, count, RUN_BITS, eindex if last else NO_INDEX,
+                      evalues if last else NO_VALUES)
         first += count
     return total
 
@@ -546,7 +565,7 @@ def high_blocks(re: np.ndarray, im: np.ndarray, M: np.ndarray, rx: bool, low_bit
 # Reductions (on real and imaginary parts: the QAOA state's arrays, or a complex vector's
 # .real/.imag views)
 # --------------------------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def expect_table(re, im, index, values):
     """sum_z |psi_z|^2 values[index_z]."""
     total = 0.0
@@ -555,7 +574,7 @@ def expect_table(re, im, index, values):
     return total
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def expect_dense(re, im, diagonal):
     """sum_z |psi_z|^2 D(z)."""
     total = 0.0
@@ -573,7 +592,7 @@ def level_probabilities(re, im, index, count):
     return out
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def probabilities_into(re, im, out):
     for i in prange(re.shape[0]):
         out[i] = re[i] * re[i] + im[i] * im[i]
@@ -582,7 +601,7 @@ def probabilities_into(re, im, out):
 # --------------------------------------------------------------------------------------------
 # Generic gates (circuits that are not QAOA layouts)
 # --------------------------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def apply_1q(psi, q, U):
     """A 2x2 unitary on qubit q (one pass over the pairs)."""
     u00, u01, u10, u11 = U[0, 0], U[0, 1], U[1, 0], U[1, 1]
@@ -597,7 +616,7 @@ def apply_1q(psi, q, U):
         psi[i1] = u10 * a + u11 * b
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def apply_2q(psi, q0, q1, U):
     """A 4x4 unitary on qubits (q0, q1); matrix index = bit(q0) + 2 bit(q1) (Qiskit order)."""
     lo = min(q0, q1)
@@ -622,7 +641,7 @@ def apply_2q(psi, q0, q1, U):
         psi[i11] = U[3, 0] * a0 + U[3, 1] * a1 + U[3, 2] * a2 + U[3, 3] * a3
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def apply_diagonal_2q(psi, q0, q1, d):
     """A diagonal two-qubit gate (CZ, RZZ, CP, ...): psi_z *= d[bit(q0) + 2 bit(q1)]."""
     for i in prange(psi.shape[0]):
@@ -640,7 +659,7 @@ def _parity(v):
     return v & 1
 
 
-@njit(parallel=True, cache=True)
+@parallel_kernel()
 def pauli_expectation(psi, xmask, zmask):
     """sum_k conj(psi[k ^ x]) (-1)^{|k & z|} psi[k]: <psi| X^x Z^z |psi> without the i^{#Y}."""
     re = 0.0
