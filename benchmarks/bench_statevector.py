@@ -6,9 +6,10 @@
 Parts (same instances, parameters and machine for every engine; ratios per row):
 1. one QAOA energy (p = 1, 3) on MDKP penalty QUBOs of n qubits: qbench's engine vs Aer
    EstimatorV2 vs Aer's statevector method (save_statevector, then the energy dot product);
-2. a whole QAOA solve (COBYLA, 100 evaluations, p = 2): ``qbench run solver=qaoa
-   backend=statevector`` vs qiskit-optimization's ``MinimumEigenOptimizer(QAOA(...))`` with
-   Aer's SamplerV2 on the same penalty QUBO; wall time and both final objectives;
+2. a whole QAOA solve (COBYLA, 100 evaluations, p = 2) at n = 16 and 20: ``qbench run
+   solver=qaoa backend=statevector`` vs qiskit-optimization's ``MinimumEigenOptimizer(QAOA(...))``
+   with Aer's SamplerV2 on the same penalty QUBO; median wall time of 3 runs per side and both
+   final objectives;
 3. achieved memory bandwidth of one evaluation vs numpy's copy bandwidth measured in this run;
 4. peak memory (growth of the peak RSS, VmHWM, of a fresh subprocess) of prepare + energy + sampling at the
    largest n vs the 16 bytes x 2^n of the state.
@@ -116,7 +117,10 @@ def part_energy(sizes, reps_list, aer_max_n):
 
 
 # ------------------------------------------------------------------------------------------------
-def part_end_to_end(n, maxiter, reps=2):
+def part_end_to_end(n, maxiter, repeats, reps=2):
+    """Median wall time of ``repeats`` whole solves per side (one solve per side swung the ratio
+    by up to 2x on this shared machine), after one warm-up solve per side on a small instance
+    of the same shape (numba's kernel cache loaded, Aer and qiskit-optimization imported)."""
     from qiskit.transpiler import generate_preset_pass_manager
     from qiskit_aer import AerSimulator
     from qiskit_aer.primitives import SamplerV2
@@ -128,44 +132,56 @@ def part_end_to_end(n, maxiter, reps=2):
     from solvers.qaoa import QaoaParams, initial_angles
     from tests.helpers import compose_config, run
 
-    generator, encoding = mdkp_with_qubits(n)
-    problem_overrides = [f"problem.generator.n_items={generator.n_items}",
-                         f"problem.generator.n_constraints={generator.n_constraints}",
-                         f"problem.generator.seed={generator.seed}"]
-    overrides = ["solver=qaoa", "backend=statevector", "progress=false", f"solver.reps={reps}",
-                 f"solver.maxiter={maxiter}", "solver.optimizer=COBYLA", *problem_overrides]
-    run("solver=qaoa", "backend=statevector", "progress=false", "solver.maxiter=5", "solver.reps=1",
-        "problem.generator.n_items=3", "problem.generator.n_constraints=1")  # warm-up (kernel cache)
-    start = time.perf_counter()
-    record = run(*overrides)
-    qbench_s = time.perf_counter() - start
-    if record.status != "ok":
-        raise SystemExit(f"qbench run failed: {record.error}")
+    def overrides_for(generator, maxiter):
+        return ["solver=qaoa", "backend=statevector", "progress=false", f"solver.reps={reps}",
+                f"solver.maxiter={maxiter}", "solver.optimizer=COBYLA",
+                f"problem.generator.n_items={generator.n_items}",
+                f"problem.generator.n_constraints={generator.n_constraints}", f"problem.generator.seed={generator.seed}"]
 
+    def qiskit_solve(encoding, maxiter):
+        scale = normalisation(encoding.qubo)
+        gammas, betas = initial_angles(QaoaParams(reps=reps), np.random.default_rng(0))
+        # Same starting angles: qiskit-optimization's QAOA evolves under the raw Ising operator and
+        # orders its parameters beta[0..p-1], gamma[0..p-1]; qbench divides the operator by `scale`.
+        initial_point = np.concatenate([betas, gammas / scale])
+        pass_manager = generate_preset_pass_manager(optimization_level=1, backend=AerSimulator())
+        qaoa = QAOA(SamplerV2(seed=0), COBYLA(maxiter=maxiter), reps=reps, initial_point=initial_point,
+                    pass_manager=pass_manager)
+        return MinimumEigenOptimizer(qaoa).solve(encoding.program)
+
+    generator, encoding = mdkp_with_qubits(n)
+    overrides = overrides_for(generator, maxiter)
+    small_generator, small_encoding = mdkp_with_qubits(min(n, 10))
+    run(*overrides_for(small_generator, 10))  # warm-up
+    qiskit_solve(small_encoding, 10)
+    qbench_times, solve_times, compose_times, qiskit_times = [], [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        record = run(*overrides)
+        qbench_times.append(time.perf_counter() - start)
+        if record.status != "ok":
+            raise SystemExit(f"qbench run failed: {record.error}")
+        solve_times.append(record.times["solve"])
+        compose_times.append(qbench_times[-1] - record.times["total"])
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = qiskit_solve(encoding, maxiter)
+        qiskit_times.append(time.perf_counter() - start)
     problem = build_problem(compose_config(*overrides).problem)
-    qubo = encoding.qubo
-    scale = normalisation(qubo)
-    gammas, betas = initial_angles(QaoaParams(reps=reps), np.random.default_rng(0))
-    # Same starting angles: qiskit-optimization's QAOA evolves under the raw Ising operator and
-    # orders its parameters beta[0..p-1], gamma[0..p-1]; qbench divides the operator by `scale`.
-    initial_point = np.concatenate([betas, gammas / scale])
-    pass_manager = generate_preset_pass_manager(optimization_level=1, backend=AerSimulator())
-    qaoa = QAOA(SamplerV2(seed=0), COBYLA(maxiter=maxiter), reps=reps, initial_point=initial_point,
-                pass_manager=pass_manager)
-    start = time.perf_counter()
-    result = MinimumEigenOptimizer(qaoa).solve(encoding.program)
-    qiskit_s = time.perf_counter() - start
     qiskit_eval = problem.evaluate(encoding.decode(np.asarray(result.x)))
+    qbench_s, qiskit_s = float(np.median(qbench_times)), float(np.median(qiskit_times))
     return {
-        "n": n, "reps": reps, "maxiter": maxiter,
+        "n": n, "reps": reps, "maxiter": maxiter, "repeats": repeats,
         "instance": f"mdkp items={generator.n_items} m={generator.n_constraints} seed={generator.seed}",
-        "qbench_s": qbench_s, "qbench_solve_s": record.times["solve"],
+        "qbench_s": qbench_s, "qbench_times": qbench_times, "qbench_solve_s": float(np.median(solve_times)),
+        "qbench_compose_s": float(np.median(compose_times)),
         "qbench_objective": record.objective, "qbench_feasible": record.feasible,
         "qbench_evaluations": record.solver_info["optimizer_evaluations"],
-        "qiskit_optimization_s": qiskit_s, "qiskit_objective": float(qiskit_eval.objective),
+        "qiskit_optimization_s": qiskit_s, "qiskit_times": qiskit_times, "qiskit_objective": float(qiskit_eval.objective),
         "qiskit_feasible": bool(qiskit_eval.feasible), "qiskit_qubo_energy": float(result.fval),
         "qiskit_sampler_shots": 1024,
         "reference_optimum": record.reference, "ratio": qiskit_s / qbench_s,
+        "ratio_solve": qiskit_s / float(np.median(solve_times)),
     }
 
 
@@ -269,41 +285,50 @@ def part_memory(n):
 
 # ------------------------------------------------------------------------------------------------
 def table(results) -> str:
-    lines = ["### 1. One QAOA energy (MDKP penalty QUBO)", "",
-             "| n | p | ZZ terms | statevector (s) | Aer EstimatorV2 (s) | ratio | Aer statevector (s) | ratio | max abs diff |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in results["energy"]:
-        if "aer_estimator_s" in r:
-            lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | {r['aer_estimator_s']:.3f} | "
-                         f"{r['ratio_estimator']:.1f}x | {r['aer_statevector_s']:.3f} | {r['ratio_aer_statevector']:.1f}x | "
-                         f"{r['max_abs_diff']:.1e} |")
-        else:
-            lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | - | - | - | - | - |")
-    e = results["end_to_end"]
-    lines += ["", f"### 2. End-to-end QAOA solve (n={e['n']}, p={e['reps']}, COBYLA {e['maxiter']} evaluations)", "",
-              "| engine | wall (s) | objective | feasible |", "|---|---|---|---|",
-              f"| qbench qaoa, backend=statevector (exact) | {e['qbench_s']:.2f} | {e['qbench_objective']} | {e['qbench_feasible']} |",
-              f"| qiskit-optimization MinimumEigenOptimizer(QAOA), Aer SamplerV2 {e['qiskit_sampler_shots']} shots | "
-              f"{e['qiskit_optimization_s']:.2f} | {e['qiskit_objective']} | {e['qiskit_feasible']} |",
-              f"| ratio | {e['ratio']:.1f}x (solver part only: {e['qiskit_optimization_s'] / e['qbench_solve_s']:.1f}x) | "
-              f"reference optimum {e['reference_optimum']} | |"]
-    b = results["bandwidth"]
-    lines += ["", f"### 3. Memory bandwidth (n={b['n']}, p={b['p']})", "",
-              f"{b['bytes_moved'] / 1e9:.2f} GB moved per evaluation in {b['evaluation_s']:.3f} s: "
-              f"{b['achieved_GBps']:.1f} GB/s vs copy {b['copy_GBps']:.1f} GB/s (numpy {b['numpy_copy_GBps']:.1f}, "
-              f"{b.get('threads', '')} numba threads {b['parallel_copy_GBps']:.1f}) = "
-              f"**{100 * b['roofline_fraction']:.0f}% of copy bandwidth**"]
-    m = results["memory"]
-    lines += ["", f"### 4. Peak memory (n={m['n']})", "",
-              f"peak RSS growth {m['peak_growth_bytes'] / 2**20:.0f} MiB = {m['peak_over_state']:.2f} x the "
-              f"{m['state_bytes'] / 2**20:.0f} MiB state (limit 3x; memory guard assumes "
-              f"{m['memory_required'] / m['state_bytes']:.1f}x)"]
-    return "\n".join(lines)
+    lines = []
+    if "energy" in results:
+        lines += ["### 1. One QAOA energy (MDKP penalty QUBO)", "",
+                  "| n | p | ZZ terms | statevector (s) | Aer EstimatorV2 (s) | ratio | Aer statevector (s) | ratio | max abs diff |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in results["energy"]:
+            if "aer_estimator_s" in r:
+                lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | {r['aer_estimator_s']:.3f} | "
+                             f"{r['ratio_estimator']:.1f}x | {r['aer_statevector_s']:.3f} | {r['ratio_aer_statevector']:.1f}x | "
+                             f"{r['max_abs_diff']:.1e} |")
+            else:
+                lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | - | - | - | - | - |")
+        lines.append("")
+    if "end_to_end" in results:
+        ends = results["end_to_end"]
+        e = ends[0]
+        lines += [f"### 2. End-to-end QAOA solve (p={e['reps']}, COBYLA {e['maxiter']} evaluations; median of {e['repeats']} runs per side)", "",
+                  "| n | qbench run, backend=statevector (s) | of which config composition (s) | qiskit-optimization MinimumEigenOptimizer(QAOA), Aer SamplerV2 (s) | ratio | ratio, qbench solver part only | qbench objective | qiskit-optimization objective | optimum |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for e in ends:
+            lines.append(f"| {e['n']} | {e['qbench_s']:.3f} | {e['qbench_compose_s']:.3f} | {e['qiskit_optimization_s']:.2f} | "
+                         f"{e['ratio']:.1f}x | {e['ratio_solve']:.1f}x | {e['qbench_objective']} | {e['qiskit_objective']} "
+                         f"({'feasible' if e['qiskit_feasible'] else 'infeasible'}) | {e['reference_optimum']} |")
+        lines.append("")
+    if "bandwidth" in results:
+        b = results["bandwidth"]
+        lines += [f"### 3. Memory bandwidth (n={b['n']}, p={b['p']})", "",
+                  f"{b['bytes_moved'] / 1e9:.2f} GB moved per evaluation in {b['evaluation_s']:.3f} s: "
+                  f"{b['achieved_GBps']:.1f} GB/s vs copy {b['copy_GBps']:.1f} GB/s (numpy {b['numpy_copy_GBps']:.1f}, "
+                  f"{b.get('threads', '')} numba threads {b['parallel_copy_GBps']:.1f}) = "
+                  f"**{100 * b['roofline_fraction']:.0f}% of copy bandwidth**", ""]
+    if "memory" in results:
+        m = results["memory"]
+        lines += [f"### 4. Peak memory (n={m['n']})", "",
+                  f"peak RSS growth {m['peak_growth_bytes'] / 2**20:.0f} MiB = {m['peak_over_state']:.2f} x the "
+                  f"{m['state_bytes'] / 2**20:.0f} MiB state (limit 3x; memory guard assumes "
+                  f"{m['memory_required'] / m['state_bytes']:.1f}x)"]
+    return "\n".join(lines).rstrip()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (n <= 16), a minute or two")
+    parser.add_argument("--parts", default="1234", help="which parts to run (default 1234: all)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -313,14 +338,15 @@ def main() -> None:
     started = time.perf_counter()
     results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                            "load_average": os.getloadavg()}, "quick": args.quick}
-    print("1. energies", flush=True)
-    results["energy"] = part_energy(sizes, [1, 3], aer_max_n=sizes[-1])
-    print("2. end to end", flush=True)
-    results["end_to_end"] = part_end_to_end(12 if args.quick else 16, 30 if args.quick else 100)
-    print("3. bandwidth", flush=True)
-    results["bandwidth"] = part_bandwidth(sizes[-1])
-    print("4. memory", flush=True)
-    results["memory"] = part_memory(sizes[-1])
+    parts = {"1": ("energy", lambda: part_energy(sizes, [1, 3], aer_max_n=sizes[-1])),
+             "2": ("end_to_end", lambda: [part_end_to_end(n, 30 if args.quick else 100, 2 if args.quick else 3)
+                                         for n in ([12] if args.quick else [16, 20])]),
+             "3": ("bandwidth", lambda: part_bandwidth(sizes[-1])),
+             "4": ("memory", lambda: part_memory(sizes[-1]))}
+    for key in sorted(set(args.parts) & set(parts)):
+        name, run_part = parts[key]
+        print(f"{key}. {name}", flush=True)
+        results[name] = run_part()
     results["seconds"] = time.perf_counter() - started
     results["machine"]["load_average_end"] = os.getloadavg()
     text = table(results)
