@@ -1,0 +1,224 @@
+"""The array-module QAOA engine (backend=statevector's GPU path) against the numba engine: with
+``xp=numpy`` here (expectations, CVaR and states to 1e-9, float32 to 1e-4, every QAOA variant);
+with ``xp=cupy`` only where a CUDA device is usable (skipped with gpu_status()'s reason)."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from qbench.ansatz import ising_terms, qaoa_layout
+from qbench.backends.statevector import DiagonalData, StatevectorBackend, ising_arrays
+from qbench.backends.sv_gpu import ArrayQaoaEngine, gpu_status, ising_values, level_phases
+from qbench.variational import DiagonalCost, normalisation
+from tests.test_statevector import SMALL_BLOCKS, random_qubo
+
+#: "dense_tabulated": a dense diagonal given a levels/index form (as a CVaR cost sharing the
+#: circuit's diagonal does), so that the phase comes from a table of float levels.
+VARIANTS = ["tabulated", "dense", "dense_tabulated", "multi_angle", "warm_start"]
+
+
+def case(variant, n, reps, seed, alpha=1.0):
+    """A QUBO cost, its QAOA layout of the variant, and random parameters (seeded)."""
+    qubo = random_qubo(n, seed, integer=not variant.startswith("dense"))
+    # half the usual normalisation: the diagonal's unit is 2, not 1, so that a lost unit shows
+    cost = DiagonalCost(qubo, alpha=alpha, scale=0.5 * normalisation(qubo))
+    warm = np.linspace(0.4, 2.6, n) if variant == "warm_start" else None
+    layout = qaoa_layout(cost.circuit_hamiltonian, reps, multi_angle=variant == "multi_angle", warm_angles=warm)
+    x = np.random.default_rng(seed + 100).uniform(0, np.pi, layout.num_parameters)
+    return cost, layout, x
+
+
+def evaluate(engine, variant, n, reps, seed, alpha=1.0):
+    """(value, state) from the numba backend and from ``engine`` on the same program."""
+    cost, layout, x = case(variant, n, reps, seed, alpha)
+    backend = StatevectorBackend(SMALL_BLOCKS)
+    prepared = backend.prepare(layout.circuit, structure=layout)
+    program = prepared.extra["program"]
+    if variant == "dense_tabulated":
+        program.diagonal.data.tabulate()
+    expected = backend.cost(prepared, cost, x)[0], backend.state(prepared, x)
+    diagonal = backend.diagonals.get(ising_terms(cost.hamiltonian), n, cost.constant)
+    psi = engine.evolve(program, x)
+    return expected, (engine.value(psi, diagonal, alpha), engine.state(psi)), program
+
+
+def path(program):
+    """Which phase the program's layers take: per-term angles, a dense diagonal, or a table of
+    integer or float levels."""
+    if not program.standard:
+        return "multi_angle"
+    data = program.diagonal.data
+    if data.index is None:
+        return "dense"
+    return "dense_tabulated" if data.levels.dtype.kind == "f" else "tabulated"
+
+
+@pytest.mark.parametrize("reps", [1, 2, 3])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_numpy_engine_matches_numba_engine(variant, reps):
+    engine = ArrayQaoaEngine(np)
+    for n in (3, 6, 10):
+        (value, state), (got_value, got_state), program = evaluate(engine, variant, n, reps, seed=10 * n + reps)
+        assert path(program) == {"warm_start": "tabulated"}.get(variant, variant)
+        assert got_state.dtype == np.complex128 and got_state.shape == (1 << n,)
+        np.testing.assert_allclose(got_state, state, rtol=0, atol=1e-9)
+        assert got_value == pytest.approx(value, abs=1e-9 * max(1.0, abs(value)))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_numpy_engine_cvar_matches_numba_engine(variant):
+    engine = ArrayQaoaEngine(np)
+    for n in (4, 9):
+        (value, _), (got_value, _), _ = evaluate(engine, variant, n, 2, seed=n, alpha=0.25)
+        assert got_value == pytest.approx(value, abs=1e-9 * max(1.0, abs(value)))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_single_precision_agrees_to_1e_4(variant):
+    engine = ArrayQaoaEngine(np, np.float32)
+    (value, state), (got_value, got_state), _ = evaluate(engine, variant, 9, 3, seed=5)
+    assert got_state.dtype == np.complex64
+    np.testing.assert_allclose(got_state, state, rtol=0, atol=1e-4)
+    assert got_value == pytest.approx(value, abs=1e-4 * max(1.0, abs(value)))
+
+
+def test_probabilities_and_level_probabilities_are_the_state_s():
+    engine = ArrayQaoaEngine(np)
+    cost, layout, x = case("tabulated", 7, 2, seed=3)
+    backend = StatevectorBackend(SMALL_BLOCKS)
+    program = backend.prepare(layout.circuit, structure=layout).extra["program"]
+    psi = engine.evolve(program, x)
+    p = engine.probabilities(psi)
+    assert p.dtype == np.float64 and p.sum() == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(p, np.abs(engine.state(psi)) ** 2, atol=1e-15)
+    diagonal = backend.diagonals.get(ising_terms(cost.hamiltonian), 7, cost.constant)
+    levels = engine.level_probabilities(psi, diagonal)
+    energies = cost.qubo.all_energies()
+    for value, probability in zip(diagonal.values(), levels):
+        assert probability == pytest.approx(p[np.isclose(energies, value, atol=1e-9)].sum(), abs=1e-12)
+
+
+def test_ising_values_are_the_brute_force_diagonal():
+    n = 7
+    rng = np.random.default_rng(1)
+    h, J = rng.normal(size=n), np.triu(rng.normal(size=(n, n)), 1)
+    spins = 1 - 2 * ((np.arange(1 << n)[:, None] >> np.arange(n)) & 1)
+    expected = spins @ h + np.einsum("zq,qr,zr->z", spins, J, spins)
+    np.testing.assert_allclose(ising_values(np, h, J, n), expected, atol=1e-12)
+    # the same h, J as the layouts' terms give (ising_arrays), one qubit
+    np.testing.assert_allclose(ising_values(np, *ising_arrays([], 1, np.zeros(0)), 1), [0.0, 0.0])
+
+
+class CopyingNumpy:
+    """numpy as a stand-in device module: ``asarray`` copies (an upload) and remembers what it
+    uploaded; ``asnumpy`` copies back (the engine's cupy code)."""
+
+    def __init__(self):
+        self.uploaded = []
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def asarray(self, a, dtype=None):
+        self.uploaded.append(a)
+        return np.array(a, dtype=dtype, copy=True)
+
+    def asnumpy(self, a):
+        return np.array(a, copy=True)
+
+    def uploads(self, array):
+        return sum(a is array for a in self.uploaded)
+
+
+@pytest.mark.parametrize("variant", ["tabulated", "dense"])
+def test_device_uploads_are_cached_per_diagonal_data(variant):
+    """The diagonal's per-state data crosses to the device once (the cost and the circuit share
+    it), a copy of the state comes back, and the LRU keeps at most ``cache_size`` entries."""
+    n = 8
+    xp = CopyingNumpy()
+    engine = ArrayQaoaEngine(xp, cache_size=2)
+    cost, layout, x = case(variant, n, 2, seed=2)
+    backend = StatevectorBackend(SMALL_BLOCKS)
+    prepared = backend.prepare(layout.circuit, structure=layout)
+    program = prepared.extra["program"]
+    diagonal = backend.diagonals.get(ising_terms(cost.circuit_hamiltonian), n)
+    data = diagonal.data
+    assert data is program.diagonal.data
+    for _ in range(3):
+        psi = engine.evolve(program, x)
+        engine.value(psi, diagonal)
+    assert xp.uploads(data.index if variant == "tabulated" else data.dense) == 1
+    np.testing.assert_allclose(engine.state(psi), backend.state(prepared, x), atol=1e-9)
+    data.tabulate()  # as a CVaR cost sharing a dense diagonal does: read through the index since
+    for _ in range(2):
+        engine.value(engine.evolve(program, x), diagonal, 0.25)
+    assert xp.uploads(data.index) == 1 and set(engine._uploads[id(data)][1]) == {"index"}
+    for k in range(3):
+        engine._device(DiagonalData(dense=np.full(4, float(k))), "dense")
+    assert len(engine._uploads) == 2 and id(data) not in engine._uploads
+
+
+def test_butterfly_applies_a_general_matrix_to_its_qubit():
+    rng = np.random.default_rng(4)
+    n = 5
+    psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+    m = rng.normal(size=(2, 2)) + 1j * rng.normal(size=(2, 2))
+    for q in range(n):
+        expected = np.kron(np.kron(np.eye(1 << (n - q - 1)), m), np.eye(1 << q)) @ psi
+        got = psi.copy()
+        ArrayQaoaEngine(np)._butterfly(got, q, m)
+        np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_level_phases_of_integer_and_float_levels():
+    angle = 0.37
+    integer = DiagonalData(levels=np.arange(-40, 300, 3, dtype=np.int64))
+    np.testing.assert_allclose(level_phases(integer, angle), np.exp(-1j * angle * integer.levels), atol=1e-12)
+    dense = DiagonalData(dense=np.random.default_rng(0).normal(size=32))
+    dense.tabulate()
+    np.testing.assert_allclose(level_phases(dense, angle)[dense.index], np.exp(-1j * angle * dense.dense), atol=1e-15)
+
+
+def test_gpu_status_says_why_not_without_raising(monkeypatch):
+    ok, reason = gpu_status()
+    assert isinstance(ok, bool) and reason and "\n" not in reason
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+    assert gpu_status() == (False, "cupy is not installed")
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 0)
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime)))
+    assert gpu_status() == (False, "no CUDA device")
+
+    def fails():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected\nmore")
+
+    runtime.getDeviceCount = fails
+    ok, reason = gpu_status()
+    assert not ok and reason == "no CUDA device (RuntimeError: cudaErrorNoDevice: no CUDA-capable device is detected)"
+
+
+def test_no_gpu_on_this_machine_is_reported():
+    """Where CuPy is absent (this repository's CI) the status is False with the reason."""
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        assert gpu_status() == (False, "cupy is not installed")
+    else:
+        pytest.skip("cupy is installed here; test_cupy_engine_matches_numpy_engine covers it")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cupy_engine_matches_numpy_engine(variant):
+    ok, reason = gpu_status()
+    if not ok:
+        pytest.skip(reason)
+    import cupy
+
+    for dtype, tolerance in ((np.float64, 1e-9), (np.float32, 1e-4)):
+        engine = ArrayQaoaEngine(cupy, dtype)
+        for alpha in (1.0, 0.25):
+            (value, state), (got_value, got_state), _ = evaluate(engine, variant, 12, 3, seed=7, alpha=alpha)
+            assert isinstance(got_state, np.ndarray)
+            np.testing.assert_allclose(got_state, state, rtol=0, atol=tolerance)
+            assert got_value == pytest.approx(value, abs=tolerance * max(1.0, abs(value)))
