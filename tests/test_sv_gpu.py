@@ -8,7 +8,11 @@ import types
 import numpy as np
 import pytest
 
-from qbench.ansatz import ising_terms, qaoa_layout
+from qiskit.quantum_info import SparsePauliOp
+
+from qbench.ansatz import hardware_efficient, ising_terms, qaoa_layout
+from qbench.errors import ConfigError
+from qbench.backends import statevector, sv_gpu
 from qbench.backends.statevector import DiagonalData, StatevectorBackend, ising_arrays
 from qbench.backends.sv_gpu import ArrayQaoaEngine, gpu_status, ising_values, level_phases
 from qbench.variational import DiagonalCost, normalisation
@@ -181,6 +185,16 @@ def test_level_phases_of_integer_and_float_levels():
     np.testing.assert_allclose(level_phases(dense, angle)[dense.index], np.exp(-1j * angle * dense.dense), atol=1e-15)
 
 
+def test_free_bytes_counts_the_driver_s_and_the_pool_s():
+    assert ArrayQaoaEngine(np).free_bytes() is None
+    fake = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(memGetInfo=lambda: (1000, 5000))),
+        get_default_memory_pool=lambda: types.SimpleNamespace(free_bytes=lambda: 24))
+    engine = ArrayQaoaEngine(fake)
+    assert engine.free_bytes() == 1024
+    assert engine.memory_required(4) == (16 + 24 + 16) * 16 < engine.free_bytes() < engine.memory_required(5)
+
+
 def test_gpu_status_says_why_not_without_raising(monkeypatch):
     ok, reason = gpu_status()
     assert isinstance(ok, bool) and reason and "\n" not in reason
@@ -222,3 +236,47 @@ def test_cupy_engine_matches_numpy_engine(variant):
             assert isinstance(got_state, np.ndarray)
             np.testing.assert_allclose(got_state, state, rtol=0, atol=tolerance)
             assert got_value == pytest.approx(value, abs=tolerance * max(1.0, abs(value)))
+
+
+def check_backend_routing(sv, monkeypatch):
+    """``sv`` (qbench.backends.statevector with the ``device`` field): device=gpu without a GPU
+    is a one-line ConfigError; with a stand-in GPU (numpy as cupy) QAOA layouts go through the
+    array engine in cost, CVaR, state, sample, estimate and sampled cost with the CPU's results
+    (same seeds, same draws), and a gate circuit stays on the CPU."""
+    monkeypatch.setattr(sv_gpu, "gpu_status", lambda: (False, "no CUDA device"))
+    with pytest.raises(ConfigError, match="^backend.device=gpu: no CUDA device$"):
+        sv.StatevectorBackend(sv.StatevectorParams(device="gpu"))
+    assert sv.StatevectorBackend(sv.StatevectorParams(device="auto")).info()["device"] == "cpu"
+    monkeypatch.setattr(sv_gpu, "gpu_status", lambda: (True, "stand-in"))
+    monkeypatch.setitem(sys.modules, "cupy", np)
+    for variant in ("tabulated", "multi_angle", "warm_start"):
+        cost, layout, _ = case(variant, 8, 2, seed=3)
+        cvar_cost = DiagonalCost(cost.qubo, alpha=0.25, scale=cost.scale)
+        points = np.random.default_rng(1).uniform(0, np.pi, (3, layout.num_parameters))
+        observables = [cost.hamiltonian, SparsePauliOp(["XIIIIIIZ", "ZZIIIIII"], [0.5, 0.3])]
+        results = {}
+        for device in ("cpu", "gpu"):
+            backend = sv.StatevectorBackend(sv.StatevectorParams(device=device, block_qubits=3)).seeded(5)
+            prepared = backend.prepare(layout.circuit, structure=layout)
+            assert prepared.extra["gpu"] == (device == "gpu") and backend.info()["device"] == device
+            calls = []
+            if backend.gpu is not None:
+                evolve = backend.gpu.evolve
+                backend.gpu.evolve = lambda program, x: calls.append(x) or evolve(program, x)
+            results[device] = [backend.cost(prepared, cost, points), backend.cost(prepared, cvar_cost, points),
+                               backend.state(prepared, points[0]).copy(), backend.estimate(prepared, observables, points),
+                               backend.estimate(prepared, observables[:1], points),
+                               backend.sample(prepared, points, 200)[1].bits, backend.cost(prepared, cost, points, shots=100),
+                               backend.evaluations]
+            # every evaluation of the 7 calls above ran on the array engine (3 points each, 1 state)
+            assert len(calls) == (19 if device == "gpu" else 0)
+        for got, expected in zip(results["gpu"], results["cpu"]):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    backend = sv.StatevectorBackend(sv.StatevectorParams(device="gpu"))
+    assert backend.prepare(hardware_efficient(4, reps=1)).extra["gpu"] is False
+
+
+@pytest.mark.skipif("device" not in statevector.StatevectorParams.__dataclass_fields__,
+                    reason="StatevectorParams has no device field yet (GPU routing not integrated)")
+def test_backend_routes_qaoa_layouts_to_the_array_engine(monkeypatch):
+    check_backend_routing(statevector, monkeypatch)

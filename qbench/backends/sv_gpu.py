@@ -206,6 +206,14 @@ class ArrayQaoaEngine:
         NumPy's own iteration buffers (``xp=numpy``) are not counted."""
         return (self.dtype.itemsize + 24 + 8 * self.cache_size) * 2**num_qubits
 
+    def free_bytes(self) -> int | None:
+        """Device memory free for a state: the driver's free bytes plus the blocks CuPy's pool
+        holds for reuse; ``None`` for a host array module (the backend checks host memory)."""
+        cuda = getattr(self.xp, "cuda", None)
+        if cuda is None:
+            return None
+        return int(cuda.runtime.memGetInfo()[0]) + int(self.xp.get_default_memory_pool().free_bytes())
+
     def probabilities(self, psi) -> np.ndarray:
         """``|psi|^2`` as a host float64 vector (for the CPU engine's inverse-CDF sampling)."""
         return self._host(self._squared(psi)).astype(np.float64, copy=False)
