@@ -84,17 +84,23 @@ def test_integer_unit():
 
 @pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
 @pytest.mark.parametrize("block", [12, 13])
-def test_cache_tile_layout_matches_aer_state(variant, block):
+@pytest.mark.parametrize("reps", [1, 2, 3])
+def test_cache_tile_layout_matches_aer_state(variant, block, reps):
     """14 qubits with the default-sized blocks: the low pass transposes its tile (bits 0-5 as
-    rows), the high pass gathers runs of 64; an odd block leaves an unpaired RX gate."""
+    rows) and the chunks alternate between the normal and the transposed layout from layer to
+    layer (odd and even depths start in different layouts); the high pass gathers runs of 64;
+    an odd block leaves an unpaired RX gate. Energy and every probability as Aer's."""
     qubo = random_qubo(14, 9)
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
-    layout = layout_for(cost, variant, reps=2)
+    layout = layout_for(cost, variant, reps=reps)
     x = np.random.default_rng(5).uniform(0, np.pi, layout.num_parameters)
-    expected = float(aer_probabilities(layout.circuit, x) @ qubo.all_energies())
+    probabilities = aer_probabilities(layout.circuit, x)
+    expected = float(probabilities @ qubo.all_energies())
     engine = StatevectorBackend(StatevectorParams(block_qubits=block))
-    value = engine.cost(engine.prepare(layout.circuit, structure=layout), cost, x)[0]
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    value = engine.cost(prepared, cost, x)[0]
     assert value == pytest.approx(expected, abs=1e-9)
+    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
 
 
 def test_decode_many_equals_decode_row_by_row():

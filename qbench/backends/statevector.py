@@ -378,8 +378,13 @@ class StatevectorBackend(Backend):
         tabulated = program.standard and program.diagonal.data.index is not None
         # From |+>^n the first table-phase pass writes the state without reading it.
         uniform = 2.0 ** (-n / 2) if rx and tabulated and layout.reps else -1.0
+        # The low pass alternates the chunks' layout (see sv_kernels._low_gates): a layer takes
+        # them transposed when an even number of layers follows, so the last one ends normal.
+        def transposed(layer: int) -> bool:
+            return (layout.reps - 1 - layer) % 2 == 0
+
         if uniform < 0:
-            k.product_state(re, im, program.initial, low)
+            k.product_state(re, im, program.initial, low, layout.reps > 0 and transposed(0))
         # The expectation rides on the last high-block pass when there is one.
         fuse = expect is not None and expect.data.index is not None and layout.reps and n > low
         value = None
@@ -397,12 +402,13 @@ class StatevectorBackend(Backend):
                         angles = angle * data.levels
                         table = np.stack([np.cos(angles), -np.sin(angles)], -1)
                     table = self._real(table)
-                    k.phase_table_low_block(re, im, data.index, table, rows, rx, low, uniform if layer == 0 else -1.0)
+                    k.phase_table_low_block(re, im, data.index, table, rows, rx, low, uniform if layer == 0 else -1.0,
+                                             transposed(layer))
                 else:
-                    k.phase_dense_low_block(re, im, data.dense, gamma * program.diagonal.unit, rows, rx, low)
+                    k.phase_dense_low_block(re, im, data.dense, gamma * program.diagonal.unit, rows, rx, low, transposed(layer))
             else:
                 h, J = ising_arrays(layout.terms, n, gammas[layer] * program.coefficients)
-                k.phase_ising_low_block(re, im, h, J, rows, rx, low)
+                k.phase_ising_low_block(re, im, h, J, rows, rx, low, transposed(layer))
             if fuse and layer == layout.reps - 1:
                 value = kernels.high_blocks(re, im, rows, rx, low, high, expect.data.index, expect.values(), serial)
             else:

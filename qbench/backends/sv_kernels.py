@@ -199,14 +199,17 @@ def remap(values, lo, position, index):
 # one leaves the engine (``StatevectorBackend.state``); probabilities are re^2 + im^2 anyway.
 # --------------------------------------------------------------------------------------------
 @parallel_kernel()
-def product_state(re, im, vectors, L):
-    """``re + i im = kron_q (vectors[q, 0] |0> + vectors[q, 1] |1>)`` (one write pass)."""
+def product_state(re, im, vectors, L, transposed=False):
+    """``re + i im = kron_q (vectors[q, 0] |0> + vectors[q, 1] |1>)`` (one write pass), each
+    chunk of 2^L amplitudes in the transposed layout when asked (see :func:`_low_gates`)."""
     n = vectors.shape[0]
     size = 1 << L
+    flip = transposed and transposes(L)
     low = np.ones(size, dtype=np.complex128)
     for k in range(size):
+        z = _logical(k, L) if flip else k
         for q in range(L):
-            low[k] *= vectors[q, (k >> q) & 1]
+            low[k] *= vectors[q, (z >> q) & 1]
     for hi in prange(re.shape[0] >> L):
         a = complex(1.0)
         for q in range(L, n):
@@ -336,31 +339,32 @@ def _transposed_size(size):
 
 
 @njit(cache=True, inline="always")
-def _low_gates(re, im, L, M, rx, re2, im2, out_re, out_im):
-    """Gates M[0:L] on a chunk of 2^L amplitudes held in the tile buffers ``re, im`` (local
-    to the kernel, so that LLVM knows they alias nothing: on views of the state it did not
-    vectorise as well, measured 5.8 vs 4.7 ns per amplitude), result written to ``out_re,
-    out_im`` (the chunk of the state). Gates on bits >= ROW_BITS pair rows of >= 2^ROW_BITS
-    amplitudes directly; the lower bits are applied to a transposed copy in ``re2, im2`` (rows
-    indexed by the low ROW_BITS bits, padded pitch), which is transposed straight into the
-    state. Chunks smaller than 2^(2 ROW_BITS) use short rows and no transpose."""
-    size = 1 << L
-    if L < 2 * ROW_BITS:
-        _gates(re, im, size, 0, L, M, 0, rx)
-        for k in range(size):
-            out_re[k] = re[k]
-            out_im[k] = im[k]
-        return
-    _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, rx)
+def transposes(L):
+    """Whether a chunk of 2^L amplitudes is transposed in the low pass (big enough for it)."""
+    return L >= 2 * ROW_BITS
+
+
+@njit(cache=True, inline="always")
+def _logical(m, L):
+    """The logical index (bits 0..L-1 of the basis state) held at position ``m`` of a chunk in
+    the transposed layout: position ``b * 2^(L - ROW_BITS) + g`` holds ``g * 2^ROW_BITS + b``."""
+    rows_bits = L - ROW_BITS
+    return ((m & ((1 << rows_bits) - 1)) << ROW_BITS) | (m >> rows_bits)
+
+
+@njit(cache=True, inline="always")
+def _padded(m, L):
+    """Position of transposed-layout element ``m`` in the padded tile (pitch rows + PAD)."""
+    rows_bits = L - ROW_BITS
+    return (m >> rows_bits) * ((1 << rows_bits) + PAD) + (m & ((1 << rows_bits) - 1))
+
+
+@njit(cache=True, inline="always")
+def _row_gates(re2, im2, rows, M, rx):
+    """Gates M[0:ROW_BITS] on a padded transposed tile (row b holds the amplitudes whose low
+    ROW_BITS bits are b: gate p pairs rows b and b + 2^p; RX gates two at a time)."""
     width = 1 << ROW_BITS
-    rows = size >> ROW_BITS
     pitch = rows + PAD
-    for b in range(width):  # transpose: element g * width + b goes to row b, column g
-        r2 = re2[b * pitch:b * pitch + rows]
-        i2 = im2[b * pitch:b * pitch + rows]
-        for g in range(rows):
-            r2[g] = re[g * width + b]
-            i2[g] = im[g * width + b]
     p = 0
     while p < ROW_BITS:
         m = M[p]
@@ -380,80 +384,137 @@ def _low_gates(re, im, L, M, rx, re2, im2, out_re, out_im):
                 else:
                     _general_rows(re2, im2, b * pitch, partner * pitch, rows, m)
         p += 1
-    for b in range(width):
+
+
+@njit(cache=True, inline="always")
+def _low_gates(re, im, L, M, rx, re2, im2, out_re, out_im, transposed):
+    """Gates M[0:L] on a chunk of 2^L amplitudes, written to ``out_re, out_im`` (the chunk of
+    the state). The tile buffers are local to the kernel, so that LLVM knows they alias
+    nothing (on views of the state it vectorised worse, measured 5.8 vs 4.7 ns per amplitude).
+    Butterflies need rows of >= 2^ROW_BITS contiguous amplitudes to vectorise, so the low
+    ROW_BITS bits are handled in a transposed copy (padded pitch) where they index the rows.
+
+    The chunk alternates between two layouts from one layer to the next, so that each pass
+    transposes once, not there and back (measured: ...): ``transposed`` False, the phase
+    wrote the chunk in the normal layout to ``re, im``: gates on bits >= ROW_BITS there, one
+    transpose into ``re2, im2``, gates on the low bits, written out transposed. ``transposed``
+    True, the phase wrote the transposed chunk straight into ``re2, im2`` (padded): gates on the
+    low bits there, one transpose back into ``re, im``, gates on the other bits, written out in
+    the normal layout. The engine picks the layouts so that the last layer ends normal.
+    Chunks smaller than 2^(2 ROW_BITS) use short rows and are never transposed."""
+    size = 1 << L
+    if not transposes(L):
+        _gates(re, im, size, 0, L, M, 0, rx)
+        for k in range(size):
+            out_re[k] = re[k]
+            out_im[k] = im[k]
+        return
+    width = 1 << ROW_BITS
+    rows = size >> ROW_BITS
+    pitch = rows + PAD
+    if not transposed:
+        _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, rx)
+        for b in range(width):  # transpose: element g * width + b goes to row b, column g
+            r2 = re2[b * pitch:b * pitch + rows]
+            i2 = im2[b * pitch:b * pitch + rows]
+            for g in range(rows):
+                r2[g] = re[g * width + b]
+                i2[g] = im[g * width + b]
+        _row_gates(re2, im2, rows, M, rx)
+        for b in range(width):  # out transposed: row b to positions b * rows ..
+            r2 = re2[b * pitch:b * pitch + rows]
+            i2 = im2[b * pitch:b * pitch + rows]
+            o_r = out_re[b * rows:(b + 1) * rows]
+            o_i = out_im[b * rows:(b + 1) * rows]
+            for g in range(rows):
+                o_r[g] = r2[g]
+                o_i[g] = i2[g]
+        return
+    _row_gates(re2, im2, rows, M, rx)
+    for b in range(width):  # transpose back: row b, column g to element g * width + b
         r2 = re2[b * pitch:b * pitch + rows]
         i2 = im2[b * pitch:b * pitch + rows]
         for g in range(rows):
             re[g * width + b] = r2[g]
             im[g * width + b] = i2[g]
+    _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, rx)
     for k in range(size):
         out_re[k] = re[k]
         out_im[k] = im[k]
 
 
 @parallel_kernel(fastmath=True)
-def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0):
+def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transposed=False):
     """One pass: ``psi *= table[index]`` (the cost phase: one complex number per distinct cost
     value, ``table`` as (re, im) rows), then the gates M on the low L qubits, chunk by chunk
     while the chunk is in cache. ``uniform >= 0``: the state is taken to be that real constant
-    everywhere and not read (the first layer of QAOA from |+>^n: no initial-state pass)."""
+    everywhere and not read (the first layer of QAOA from |+>^n: no initial-state pass).
+    ``transposed``: the chunks come in the transposed layout and leave in the normal one (see
+    :func:`_low_gates`; ``index`` is always in the normal layout)."""
     size = 1 << L
+    flip = transposed and transposes(L)
     for c in prange(re.shape[0] >> L):
         re2 = np.empty(_transposed_size(size), dtype=re.dtype)
         im2 = np.empty(_transposed_size(size), dtype=re.dtype)
         tr = np.empty(size, dtype=re.dtype)
         ti = np.empty(size, dtype=re.dtype)
+        dr = re2 if flip else tr
+        di = im2 if flip else ti
         base = c << L
         r = re[base:base + size]
         i = im[base:base + size]
         iv = index[base:base + size]
-        if uniform >= 0:
-            for lo in range(size):
-                k = iv[lo]
-                tr[lo] = uniform * table[k, 0]
-                ti[lo] = uniform * table[k, 1]
-        else:
-            for lo in range(size):
-                k = iv[lo]
-                pr = table[k, 0]
-                pi = table[k, 1]
+        for lo in range(size):
+            k = iv[_logical(lo, L)] if flip else iv[lo]
+            d = _padded(lo, L) if flip else lo
+            pr = table[k, 0]
+            pi = table[k, 1]
+            if uniform >= 0:
+                dr[d] = uniform * pr
+                di[d] = uniform * pi
+            else:
                 ar = r[lo]
                 ai = i[lo]
-                tr[lo] = ar * pr - ai * pi
-                ti[lo] = ar * pi + ai * pr
-        _low_gates(tr, ti, L, M, rx, re2, im2, r, i)
+                dr[d] = ar * pr - ai * pi
+                di[d] = ar * pi + ai * pr
+        _low_gates(tr, ti, L, M, rx, re2, im2, r, i, flip)
 
 
 @parallel_kernel(fastmath=True)
-def phase_dense_low_block(re, im, diagonal, gamma, M, rx, L):
+def phase_dense_low_block(re, im, diagonal, gamma, M, rx, L, transposed=False):
     """As :func:`phase_table_low_block` with ``exp(-i gamma D(z))`` from a dense diagonal."""
     size = 1 << L
+    flip = transposed and transposes(L)
     for c in prange(re.shape[0] >> L):
         re2 = np.empty(_transposed_size(size), dtype=re.dtype)
         im2 = np.empty(_transposed_size(size), dtype=re.dtype)
         tr = np.empty(size, dtype=re.dtype)
         ti = np.empty(size, dtype=re.dtype)
+        dr = re2 if flip else tr
+        di = im2 if flip else ti
         base = c << L
         r = re[base:base + size]
         i = im[base:base + size]
         dv = diagonal[base:base + size]
         for lo in range(size):
-            t = gamma * dv[lo]
+            t = gamma * (dv[_logical(lo, L)] if flip else dv[lo])
+            d = _padded(lo, L) if flip else lo
             pr = np.cos(t)
             pi = -np.sin(t)
             ar = r[lo]
             ai = i[lo]
-            tr[lo] = ar * pr - ai * pi
-            ti[lo] = ar * pi + ai * pr
-        _low_gates(tr, ti, L, M, rx, re2, im2, r, i)
+            dr[d] = ar * pr - ai * pi
+            di[d] = ar * pi + ai * pr
+        _low_gates(tr, ti, L, M, rx, re2, im2, r, i, flip)
 
 
 @parallel_kernel(fastmath=True)
-def phase_ising_low_block(re, im, h, J, M, rx, L):
+def phase_ising_low_block(re, im, h, J, M, rx, L, transposed=False):
     """As :func:`phase_table_low_block` with ``exp(-i D(z))`` for an Ising diagonal whose
     coefficients already include the angles (multi-angle QAOA), computed on the fly."""
     n = h.shape[0]
     size = 1 << L
+    flip = transposed and transposes(L)
     low = _low_table(h, J, L)
     for c in prange(re.shape[0] >> L):
         field = np.empty(L, dtype=np.float64)
@@ -462,20 +523,24 @@ def phase_ising_low_block(re, im, h, J, M, rx, L):
         im2 = np.empty(_transposed_size(size), dtype=re.dtype)
         tr = np.empty(size, dtype=re.dtype)
         ti = np.empty(size, dtype=re.dtype)
+        dr = re2 if flip else tr
+        di = im2 if flip else ti
         e = _high_part(h, J, n, L, c, field)
         _linear_all(field, L, lin)
         base = c << L
         r = re[base:base + size]
         i = im[base:base + size]
         for lo in range(size):
-            t = e + low[lo] + lin[lo]
+            z = _logical(lo, L) if flip else lo
+            d = _padded(lo, L) if flip else lo
+            t = e + low[z] + lin[z]
             pr = np.cos(t)
             pi = -np.sin(t)
             ar = r[lo]
             ai = i[lo]
-            tr[lo] = ar * pr - ai * pi
-            ti[lo] = ar * pi + ai * pr
-        _low_gates(tr, ti, L, M, rx, re2, im2, r, i)
+            dr[d] = ar * pr - ai * pi
+            di[d] = ar * pi + ai * pr
+        _low_gates(tr, ti, L, M, rx, re2, im2, r, i, flip)
 
 
 @njit(cache=True, inline="always")
