@@ -36,13 +36,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qbench.backends import sv_kernels as kernels
-from qbench.backends.statevector import Diagonal, DiagonalData, QaoaProgram, ising_arrays
 from qbench.variational import cvar
+
+if TYPE_CHECKING:  # statevector imports this module: its names are imported where they are used
+    from qbench.backends.statevector import Diagonal, DiagonalData, QaoaProgram
 
 
 def gpu_status() -> tuple[bool, str]:
@@ -144,6 +146,8 @@ class ArrayQaoaEngine:
         table gather in the state's dtype, else complex128: ``psi *= phase`` casts in place)."""
         xp = self.xp
         if not program.standard:
+            from qbench.backends.statevector import ising_arrays
+
             h, J = ising_arrays(program.layout.terms, n, gammas * program.coefficients)
             return _exp_i(xp, ising_values(xp, h, J, n), -1.0)
         gamma = float(gammas[0]) if gammas.shape[0] else 0.0
