@@ -15,7 +15,9 @@ Why it is shaped this way:
 * Each mixer gate is one vectorised butterfly over the state reshaped to
   ``(N >> (q+1), 2, 1 << q)``; the CPU engine's cache tiling (several qubits per memory pass,
   :mod:`qbench.backends.sv_kernels`) is not ported: a GPU's memory bandwidth (several TB/s)
-  makes one pass per gate cheap, and tiling there would mean hand-written CUDA kernels. The
+  makes a pass per gate cheap (here a few array expressions over half-states each; fusing them
+  into one ``cupy.ElementwiseKernel`` is the next step once measured), and tiling there would
+  mean hand-written CUDA kernels. The
   cost phase is a gather ``table[index]`` of the phases of the distinct cost values (one sin
   and cos per value, the same ``phase_table`` the CPU engine uses), ``exp(-i gamma unit D)``
   of a dense diagonal, or, for multi-angle QAOA, the Ising diagonal of the layer's angles as
@@ -27,9 +29,9 @@ Why it is shaped this way:
   distinct cost value), then :func:`qbench.variational.cvar` on the host.
 
 Peak device memory is :meth:`ArrayQaoaEngine.memory_required`: the state plus at most 40 bytes
-per amplitude (two cached diagonals and the temporaries of array expressions). This path was not measured on
-a GPU in the session that wrote it (none was lent): speed and the cost of atomics in the CVaR
-histogram with very few distinct values are untested on real hardware.
+per amplitude (two cached diagonals and the temporaries of array expressions). This path was
+not measured on a GPU in the session that wrote it (none was lent): its speed, and the cost of
+the CVaR histogram's atomics when there are very few distinct values, are unknown.
 """
 
 from __future__ import annotations
