@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+import types
 from types import SimpleNamespace
 
 import numba
@@ -43,9 +44,16 @@ SERIAL = SimpleNamespace()
 
 def parallel_kernel(**options):
     """``njit(parallel=True, cache=True, **options)``, and a serial twin put in :data:`SERIAL`
-    (``prange`` is ``range`` there)."""
+    (``prange`` is ``range`` there). The twin is compiled from a renamed copy of the function:
+    numba names its on-disk cache after the function's qualified name and line and does not
+    key it by the ``parallel`` flag, so under one name the two compiled versions would share
+    cache entries and one could be loaded for the other (measured: the parallel high-block
+    pass ran at 10.5 instead of 2.7 ns per amplitude)."""
     def compile_both(function):
-        setattr(SERIAL, function.__name__, njit(cache=True, **options)(function))
+        twin = types.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
+                                  function.__defaults__, function.__closure__)
+        twin.__qualname__ = function.__qualname__ + "_serial"
+        setattr(SERIAL, function.__name__, njit(cache=True, **options)(twin))
         return njit(parallel=True, cache=True, **options)(function)
     return compile_both
 
@@ -431,12 +439,12 @@ def _low_gates(re, im, L, M, rx, re2, im2, out_re, out_im, transposed):
                 o_i[g] = i2[g]
         return
     _row_gates(re2, im2, rows, M, rx)
-    for b in range(width):  # transpose back: row b, column g to element g * width + b
-        r2 = re2[b * pitch:b * pitch + rows]
-        i2 = im2[b * pitch:b * pitch + rows]
-        for g in range(rows):
-            re[g * width + b] = r2[g]
-            im[g * width + b] = i2[g]
+    for g in range(rows):  # transpose back: row b, column g to element g * width + b
+        rg = re[g * width:(g + 1) * width]
+        ig = im[g * width:(g + 1) * width]
+        for b in range(width):
+            rg[b] = re2[b * pitch + g]
+            ig[b] = im2[b * pitch + g]
     _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, rx)
     for k in range(size):
         out_re[k] = re[k]
@@ -464,19 +472,40 @@ def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transpos
         r = re[base:base + size]
         i = im[base:base + size]
         iv = index[base:base + size]
-        for lo in range(size):
-            k = iv[_logical(lo, L)] if flip else iv[lo]
-            d = _padded(lo, L) if flip else lo
-            pr = table[k, 0]
-            pi = table[k, 1]
-            if uniform >= 0:
-                dr[d] = uniform * pr
-                di[d] = uniform * pi
-            else:
-                ar = r[lo]
-                ai = i[lo]
-                dr[d] = ar * pr - ai * pi
-                di[d] = ar * pi + ai * pr
+        if flip:  # position b * rows + g of the chunk holds logical g * width + b
+            width = 1 << ROW_BITS
+            rows = size >> ROW_BITS
+            pitch = rows + PAD
+            for b in range(width):
+                rb = r[b * rows:(b + 1) * rows]
+                ib = i[b * rows:(b + 1) * rows]
+                db_r = re2[b * pitch:b * pitch + rows]
+                db_i = im2[b * pitch:b * pitch + rows]
+                for g in range(rows):
+                    k = iv[g * width + b]
+                    pr = table[k, 0]
+                    pi = table[k, 1]
+                    if uniform >= 0:
+                        db_r[g] = uniform * pr
+                        db_i[g] = uniform * pi
+                    else:
+                        ar = rb[g]
+                        ai = ib[g]
+                        db_r[g] = ar * pr - ai * pi
+                        db_i[g] = ar * pi + ai * pr
+        else:
+            for lo in range(size):
+                k = iv[lo]
+                pr = table[k, 0]
+                pi = table[k, 1]
+                if uniform >= 0:
+                    tr[lo] = uniform * pr
+                    ti[lo] = uniform * pi
+                else:
+                    ar = r[lo]
+                    ai = i[lo]
+                    tr[lo] = ar * pr - ai * pi
+                    ti[lo] = ar * pi + ai * pr
         _low_gates(tr, ti, L, M, rx, re2, im2, r, i, flip)
 
 
