@@ -16,8 +16,12 @@ Two paths behind the :class:`~qbench.backends.base.Backend` interface:
 
 Costs (QUBO expectation, CVaR) are exact from the state; sampling draws from the exact
 distribution with a seed from :meth:`Backend.next_seed`. Global phases are not tracked (they
-change no probability or expectation value). A CuPy GPU path is not implemented: no GPU was
-available to test it (left for a session with one).
+change no probability or expectation value).
+
+``device=auto`` (the default) runs QAOA layouts on a CUDA GPU through CuPy when one is usable
+(:mod:`qbench.backends.sv_gpu`, the same interface; gate circuits stay on the CPU); without one,
+the numba engine. The GPU path is tested with numpy standing in for CuPy; it has not been
+measured on a GPU (none was lent to the session that wrote it).
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.quantum_info import SparsePauliOp
 
 from qbench.ansatz import IsingTerm, QaoaLayout, ising_terms
+from qbench.backends import sv_gpu
 from qbench.backends import sv_kernels as kernels
 from qbench.backends.base import Backend, PreparedCircuit, Samples, metrics_of
-from qbench.errors import ConfigError
+from qbench.errors import ConfigError, ResourceLimitError
+from qbench.memory import format_bytes
 from qbench.params import check
 from qbench.variational import DiagonalCost, cvar
 
@@ -73,16 +79,20 @@ _BASIS = frozenset(BASIS_GATES)
 class StatevectorParams:
     """``precision``: ``double`` (complex128) or ``single`` (complex64, about 1e-6 accurate);
     ``block_qubits``: qubits per memory pass (2^block_qubits amplitudes per cache tile);
-    ``threads``: worker threads (0 = all cores numba sees)."""
+    ``threads``: worker threads (0 = all cores numba sees); ``device``: where QAOA layouts run
+    (``auto``: on a CUDA GPU through CuPy when one is usable, else the CPU; ``gpu``: the GPU or a
+    ConfigError saying why not; ``cpu``: numba). Other circuits always run on the CPU."""
 
     precision: Literal["double", "single"] = "double"
     block_qubits: int = kernels.LOW_BITS
     threads: int = 0
+    device: Literal["auto", "cpu", "gpu"] = "auto"
 
     def __post_init__(self) -> None:
         check(self.precision in ("double", "single"), "precision", f"must be double or single, got {self.precision!r}")
         check(1 <= self.block_qubits <= 16, "block_qubits", f"must be 1..16, got {self.block_qubits}")
         check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
+        check(self.device in ("auto", "cpu", "gpu"), "device", f"must be auto, cpu or gpu, got {self.device!r}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -259,10 +269,25 @@ class StatevectorBackend(Backend):
         self._parts: np.ndarray | None = None  # the QAOA state's real and imaginary parts
         self._buffer: np.ndarray | None = None
         self._last_cost: tuple[DiagonalCost, Diagonal] | None = None
+        self.gpu, self.device_note = self._gpu_engine()
+
+    def _gpu_engine(self) -> tuple[sv_gpu.ArrayQaoaEngine | None, str]:
+        """The GPU engine for QAOA layouts and why (or why not)."""
+        if self.params.device == "cpu":
+            return None, "device=cpu"
+        ok, reason = sv_gpu.gpu_status()
+        if not ok:
+            if self.params.device == "gpu":
+                raise ConfigError(f"backend.device=gpu: {reason}")
+            return None, reason
+        import cupy
+
+        return sv_gpu.ArrayQaoaEngine(cupy, self.real_dtype), reason
 
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "precision": self.params.precision,
-                "block_qubits": self.params.block_qubits, "threads": self.threads}
+                "block_qubits": self.params.block_qubits, "threads": self.threads,
+                "device": "gpu" if self.gpu is not None else "cpu", "device_note": self.device_note}
 
     def memory_required(self, num_qubits: int) -> int:
         """The state, plus at most 16 bytes per amplitude of working data: a cost diagonal
@@ -289,8 +314,28 @@ class StatevectorBackend(Backend):
             prepared.extra["program"] = self._qaoa_program(structure)
         else:
             prepared.extra["program"] = self._gate_program(isa)
+        prepared.extra["gpu"] = self._fits_gpu(prepared.extra["program"], circuit.num_qubits)
         self.timings["transpile"] += time.perf_counter() - start
         return prepared
+
+    def _fits_gpu(self, program, n: int) -> bool:
+        """Whether this program runs on the GPU: a QAOA layout whose state and working data fit
+        in the device's free memory (with device=gpu, one that does not is refused)."""
+        if self.gpu is None or not isinstance(program, QaoaProgram):
+            return False
+        needed, free = self.gpu.memory_required(n), self.gpu.free_bytes()
+        if free is None or needed <= free:
+            return True
+        if self.params.device == "gpu":
+            raise ResourceLimitError(f"{n} qubits need about {format_bytes(needed)} on the GPU but only "
+                                     f"{format_bytes(free)} is free; use backend.device=cpu")
+        return False
+
+    def _gpu_state(self, prepared: PreparedCircuit, x: np.ndarray):
+        """The state at ``x`` on the GPU (a device array), or ``None`` where the CPU runs it."""
+        if not prepared.extra.get("gpu"):
+            return None
+        return self.gpu.evolve(prepared.extra["program"], x)
 
     def _qaoa_program(self, layout: QaoaLayout) -> QaoaProgram:
         n = layout.circuit.num_qubits
@@ -339,6 +384,9 @@ class StatevectorBackend(Backend):
     def state(self, prepared: PreparedCircuit, x: np.ndarray) -> np.ndarray:
         """The state at parameters ``x`` as a complex vector (for a gate circuit the engine's
         reused buffer: copy it to keep it; for a QAOA layout a fresh vector)."""
+        psi = self._gpu_state(prepared, x)
+        if psi is not None:
+            return self.gpu.state(psi)
         re, im, _ = self._evolve(prepared, x)
         if isinstance(prepared.extra["program"], QaoaProgram):
             psi = np.empty(re.shape[0], dtype=self.dtype)
@@ -473,6 +521,10 @@ class StatevectorBackend(Backend):
         values = np.empty(len(parameters))
         fused = diagonal if cost.alpha >= 1.0 else None
         for row, x in enumerate(parameters):
+            psi = self._gpu_state(prepared, x)
+            if psi is not None:
+                values[row] = self.gpu.value(psi, diagonal, cost.alpha)
+                continue
             re, im, value = self._evolve(prepared, x, fused)
             values[row] = value if value is not None else self._diagonal_value(re, im, diagonal, cost.alpha)
         self.timings["execute"] += time.perf_counter() - start
@@ -506,7 +558,11 @@ class StatevectorBackend(Backend):
         values = np.empty((len(parameters), len(observables)))
         pauli = any(plan[0] == "paulis" for plan in plans)
         for row, x in enumerate(parameters):
-            if pauli:
+            on_gpu = None if pauli else self._gpu_state(prepared, x)
+            if on_gpu is not None:  # Z-only observables of a QAOA state: diagonals on the GPU
+                values[row] = [self.gpu.value(on_gpu, plan[1]) for plan in plans]
+                continue
+            if pauli:  # state() copies a GPU state to the host
                 psi = self.state(prepared, x)
                 re, im = psi.real, psi.imag
             else:
@@ -552,8 +608,12 @@ class StatevectorBackend(Backend):
         n = prepared.logical.num_qubits
         out = []
         for x in parameters:
-            re, im, _ = self._evolve(prepared, x)
-            cdf = self._probabilities(re, im)
+            psi = self._gpu_state(prepared, x)
+            if psi is not None:
+                cdf = self.gpu.probabilities(psi)
+            else:
+                re, im, _ = self._evolve(prepared, x)
+                cdf = self._probabilities(re, im)
             np.cumsum(cdf, out=cdf)
             rng = np.random.default_rng(self.next_seed())
             draws = np.searchsorted(cdf, rng.random(shots) * cdf[-1], side="right")
