@@ -48,9 +48,10 @@ from qbench.variational import DiagonalCost, cvar
 
 #: Below this many qubits a state is evolved by the kernels' serial twins (``sv_kernels.SERIAL``):
 #: dispatching a parallel region costs more than the work, and on a loaded machine a thread
-#: barrier can stall for milliseconds (measured: n = 16, one phase + low-block pass 225 us
-#: serial vs 251-355 us parallel on two threads; n = 18: 0.9 ms serial vs 0.5-0.8 ms parallel).
-SERIAL_BELOW = 17
+#: barrier can stall for milliseconds (measured, one QAOA p = 2 energy, medians: n = 16 1.2 ms
+#: serial vs 2.1-2.4 ms parallel on two threads; n = 17-18 either way by turns; n = 20 19 vs
+#: 12-17 ms).
+SERIAL_BELOW = 18
 
 
 def kernels_for(size: int):
