@@ -103,6 +103,24 @@ def test_cache_tile_layout_matches_aer_state(variant, block, reps):
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
 
 
+@pytest.mark.parametrize("reps", [1, 2])
+def test_large_block_with_a_high_pass_matches_aer(reps):
+    """The 14-qubit block the engine picks from 22 qubits (chunks of 2^14, a transpose of
+    256 x 64), here on 16 qubits so that a 2-qubit high pass follows: energy and every
+    probability as Aer's; the automatic choice itself by size."""
+    qubo = random_qubo(16, 3)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard", reps=reps)
+    x = np.random.default_rng(2).uniform(0, np.pi, layout.num_parameters)
+    probabilities = aer_probabilities(layout.circuit, x)
+    engine = StatevectorBackend(StatevectorParams(block_qubits=14))
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+    automatic = StatevectorBackend()
+    assert [automatic.block_bits(n) for n in (10, 16, 21, 22, 26)] == [12, 12, 12, 14, 14]
+
+
 def test_decode_many_equals_decode_row_by_row():
     """The learned affine decoder of a penalty encoding (integer slacks) equals the real one;
     a decoder that is not affine is detected and called row by row."""

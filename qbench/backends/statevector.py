@@ -54,6 +54,13 @@ from qbench.variational import DiagonalCost, cvar
 SERIAL_BELOW = 18
 
 
+#: From this many qubits the automatic block is 14 qubits (a 256 KiB chunk per array, in L2),
+#: below it 12: measured (one QAOA p = 3 energy, interleaved medians, 2 threads): n = 24
+#: 0.255-0.261 s with 14 vs 0.280-0.301 s with 12; n = 22 63 vs 67 ms; n = 16-20 equal or 12
+#: ahead (n = 16 1.42 vs 1.53 ms).
+LARGE_BLOCK_FROM = 22
+
+
 def kernels_for(size: int):
     """The kernel set for a state of ``size`` amplitudes: the serial twins on small states."""
     return kernels.SERIAL if size < 1 << SERIAL_BELOW else kernels
@@ -79,19 +86,20 @@ _BASIS = frozenset(BASIS_GATES)
 @dataclass(frozen=True)
 class StatevectorParams:
     """``precision``: ``double`` (complex128) or ``single`` (complex64, about 1e-6 accurate);
-    ``block_qubits``: qubits per memory pass (2^block_qubits amplitudes per cache tile);
+    ``block_qubits``: qubits per memory pass (2^block_qubits amplitudes per cache tile; 0 =
+    automatic, :func:`block_bits`);
     ``threads``: worker threads (0 = all cores numba sees); ``device``: where QAOA layouts run
     (``auto``: on a CUDA GPU through CuPy when one is usable, else the CPU; ``gpu``: the GPU or a
     ConfigError saying why not; ``cpu``: numba). Other circuits always run on the CPU."""
 
     precision: Literal["double", "single"] = "double"
-    block_qubits: int = kernels.LOW_BITS
+    block_qubits: int = 0
     threads: int = 0
     device: Literal["auto", "cpu", "gpu"] = "auto"
 
     def __post_init__(self) -> None:
         check(self.precision in ("double", "single"), "precision", f"must be double or single, got {self.precision!r}")
-        check(1 <= self.block_qubits <= 16, "block_qubits", f"must be 1..16, got {self.block_qubits}")
+        check(0 <= self.block_qubits <= 16, "block_qubits", f"must be 0 (automatic) or 1..16, got {self.block_qubits}")
         check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
         check(self.device in ("auto", "cpu", "gpu"), "device", f"must be auto, cpu or gpu, got {self.device!r}")
 
@@ -265,7 +273,7 @@ class StatevectorBackend(Backend):
         self.threads = min(self.params.threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS)
         self.dtype = np.complex128 if self.params.precision == "double" else np.complex64
         self.real_dtype = np.float64 if self.params.precision == "double" else np.float32
-        self.diagonals = DiagonalCache(self.params.block_qubits)
+        self.diagonals = DiagonalCache(kernels.LOW_BITS)
         self._state: np.ndarray | None = None
         self._parts: np.ndarray | None = None  # the QAOA state's real and imaginary parts
         self._buffer: np.ndarray | None = None
@@ -284,6 +292,13 @@ class StatevectorBackend(Backend):
         import cupy
 
         return sv_gpu.ArrayQaoaEngine(cupy, self.real_dtype), reason
+
+    def block_bits(self, num_qubits: int) -> int:
+        """Qubits per memory pass for a state of ``num_qubits`` (``block_qubits``, or when 0:
+        14 from :data:`LARGE_BLOCK_FROM` qubits, else 12)."""
+        if self.params.block_qubits:
+            return self.params.block_qubits
+        return 14 if num_qubits >= LARGE_BLOCK_FROM else kernels.LOW_BITS
 
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "precision": self.params.precision,
@@ -418,8 +433,9 @@ class StatevectorBackend(Backend):
                      expect: Diagonal | None) -> float | None:
         layout = program.layout
         n = layout.circuit.num_qubits
-        low = min(n, self.params.block_qubits)
-        high = min(self.params.block_qubits, kernels.HIGH_BITS)
+        block = self.block_bits(n)
+        low = min(n, block)
+        high = min(block, kernels.HIGH_BITS)
         gammas, betas = layout.unpack(x)
         rx = layout.warm_angles is None
         k = kernels_for(re.shape[0])
