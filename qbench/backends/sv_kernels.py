@@ -451,6 +451,19 @@ def _low_gates(re, im, L, M, rx, re2, im2, out_re, out_im, transposed):
         out_im[k] = im[k]
 
 
+@njit(cache=True, inline="always")
+def _table_phase(table, k, uniform, r, i, j):
+    """Amplitude ``j`` of ``r + i i`` times the phase ``table[k]`` (``uniform >= 0``: that
+    constant instead of the amplitude, which is then not read)."""
+    pr = table[k, 0]
+    pi = table[k, 1]
+    if uniform >= 0:
+        return uniform * pr, uniform * pi
+    ar = r[j]
+    ai = i[j]
+    return ar * pr - ai * pi, ar * pi + ai * pr
+
+
 @parallel_kernel(fastmath=True)
 def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transposed=False):
     """One pass: ``psi *= table[index]`` (the cost phase: one complex number per distinct cost
@@ -466,8 +479,6 @@ def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transpos
         im2 = np.empty(_transposed_size(size), dtype=re.dtype)
         tr = np.empty(size, dtype=re.dtype)
         ti = np.empty(size, dtype=re.dtype)
-        dr = re2 if flip else tr
-        di = im2 if flip else ti
         base = c << L
         r = re[base:base + size]
         i = im[base:base + size]
@@ -482,30 +493,10 @@ def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transpos
                 db_r = re2[b * pitch:b * pitch + rows]
                 db_i = im2[b * pitch:b * pitch + rows]
                 for g in range(rows):
-                    k = iv[g * width + b]
-                    pr = table[k, 0]
-                    pi = table[k, 1]
-                    if uniform >= 0:
-                        db_r[g] = uniform * pr
-                        db_i[g] = uniform * pi
-                    else:
-                        ar = rb[g]
-                        ai = ib[g]
-                        db_r[g] = ar * pr - ai * pi
-                        db_i[g] = ar * pi + ai * pr
+                    db_r[g], db_i[g] = _table_phase(table, iv[g * width + b], uniform, rb, ib, g)
         else:
             for lo in range(size):
-                k = iv[lo]
-                pr = table[k, 0]
-                pi = table[k, 1]
-                if uniform >= 0:
-                    tr[lo] = uniform * pr
-                    ti[lo] = uniform * pi
-                else:
-                    ar = r[lo]
-                    ai = i[lo]
-                    tr[lo] = ar * pr - ai * pi
-                    ti[lo] = ar * pi + ai * pr
+                tr[lo], ti[lo] = _table_phase(table, iv[lo], uniform, r, i, lo)
         _low_gates(tr, ti, L, M, rx, re2, im2, r, i, flip)
 
 
