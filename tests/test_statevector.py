@@ -82,15 +82,17 @@ def test_integer_unit():
     assert integer_unit(np.array([1.0, np.sqrt(2)])) is None
 
 
-@pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
+@pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle", "warm_start"])
 @pytest.mark.parametrize("block", [12, 13])
 @pytest.mark.parametrize("reps", [1, 2, 3])
 def test_cache_tile_layout_matches_aer_state(variant, block, reps):
     """14 qubits with the default-sized blocks: the low pass transposes its tile (bits 0-5 as
     rows) and the chunks alternate between the normal and the transposed layout from layer to
     layer (odd and even depths start in different layouts); the high pass gathers runs of 64;
-    an odd block leaves an unpaired RX gate. Energy and every probability as Aer's."""
-    qubo = random_qubo(14, 9)
+    an odd block leaves an unpaired RX gate. Energy and every probability as Aer's, for the
+    table phase (integer costs) and the Ising phase (float costs, multi-angle)."""
+    qubo = random_qubo(14, 9, integer=variant != "float_costs")
+    variant = "standard" if variant == "float_costs" else variant
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, variant, reps=reps)
     x = np.random.default_rng(5).uniform(0, np.pi, layout.num_parameters)
@@ -103,14 +105,15 @@ def test_cache_tile_layout_matches_aer_state(variant, block, reps):
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
 
 
+@pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle"])
 @pytest.mark.parametrize("reps", [1, 2])
-def test_large_block_with_a_high_pass_matches_aer(reps):
+def test_large_block_with_a_high_pass_matches_aer(variant, reps):
     """The 14-qubit block the engine picks from 22 qubits (chunks of 2^14, a transpose of
     256 x 64), here on 16 qubits so that a 2-qubit high pass follows: energy and every
     probability as Aer's; the automatic choice itself by size."""
-    qubo = random_qubo(16, 3)
+    qubo = random_qubo(16, 3, integer=variant != "float_costs")
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
-    layout = layout_for(cost, "standard", reps=reps)
+    layout = layout_for(cost, "multi_angle" if variant == "multi_angle" else "standard", reps=reps)
     x = np.random.default_rng(2).uniform(0, np.pi, layout.num_parameters)
     probabilities = aer_probabilities(layout.circuit, x)
     engine = StatevectorBackend(StatevectorParams(block_qubits=14))
@@ -350,3 +353,22 @@ def test_expectation_fused_into_the_last_pass_equals_the_state_vector_one(block)
     psi = engine.state(prepared, x)
     assert psi.dtype == np.complex128 and np.linalg.norm(psi) == pytest.approx(1.0, abs=1e-12)
     assert value == pytest.approx(float(np.abs(psi) ** 2 @ qubo.all_energies()), abs=1e-9)
+
+
+@pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle", "warm_start"])
+def test_parallel_kernels_match_aer(monkeypatch, variant):
+    """States from 18 qubits run the kernels' parallel versions (smaller ones their serial
+    twins, compiled separately): the same 14-qubit check as above with the parallel set forced."""
+    import qbench.backends.statevector as statevector
+
+    monkeypatch.setattr(statevector, "SERIAL_BELOW", 0)
+    qubo = random_qubo(14, 4, integer=variant != "float_costs")
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard" if variant == "float_costs" else variant, reps=3)
+    x = np.random.default_rng(8).uniform(0, np.pi, layout.num_parameters)
+    probabilities = aer_probabilities(layout.circuit, x)
+    engine = StatevectorBackend(StatevectorParams(block_qubits=12))
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    assert statevector.kernels_for(1 << 14) is statevector.kernels
+    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12

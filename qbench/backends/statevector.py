@@ -9,7 +9,10 @@ Two paths behind the :class:`~qbench.backends.base.Backend` interface:
   :mod:`qbench.backends.sv_kernels`). When the Ising coefficients are integer multiples of one
   unit (every penalty QUBO with integer data), the diagonal is stored as an index into the
   table of its distinct values, so a layer needs one sin/cos per distinct value, not per
-  amplitude, and CVaR is a histogram over the distinct values (no sort of 2^n energies).
+  amplitude, and CVaR is a histogram over the distinct values (no sort of 2^n energies). Other
+  diagonals (float costs) and multi-angle layers take the phase from the Ising coefficients,
+  factored per chunk (:func:`qbench.backends.sv_kernels.phase_ising_low_block`): 2^block
+  sin/cos per layer, not one per amplitude either.
 * Any other circuit (VQE's hardware-efficient ansätze, PCE/QRAO circuits): unrolled to one- and
   two-qubit gates once, then applied gate by gate (runs of one-qubit gates on a qubit fused).
   ``estimate`` evaluates arbitrary Pauli observables by bit masks.
@@ -242,6 +245,11 @@ class QaoaProgram:
     initial: np.ndarray  # (n, 2) one-qubit states of the product initial state
     coefficients: np.ndarray  # the layout's term coefficients
 
+    def ising(self, gammas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Field and coupling of one layer's phase operator (each term's coefficient times its
+        angle: ``gammas`` holds one angle, or one per term in multi-angle QAOA)."""
+        return ising_arrays(self.layout.terms, self.layout.circuit.num_qubits, gammas * self.coefficients)
+
     def mixers(self, betas: np.ndarray) -> np.ndarray:
         """(n, 2, 2) mixer matrices of one layer: RX(2 beta) or RY(t) RZ(-2 beta) RY(-t)."""
         if self.layout.warm_angles is None:
@@ -440,9 +448,12 @@ class StatevectorBackend(Backend):
         rx = layout.warm_angles is None
         k = kernels_for(re.shape[0])
         serial = k is kernels.SERIAL
-        tabulated = program.standard and program.diagonal.data.index is not None
-        # From |+>^n the first table-phase pass writes the state without reading it.
-        uniform = 2.0 ** (-n / 2) if rx and tabulated and layout.reps else -1.0
+        # Integer costs: a table of the phases of the distinct values; any other diagonal (and
+        # multi-angle QAOA) from its Ising coefficients (sv_kernels.phase_ising_low_block).
+        data = program.diagonal.data if program.standard else None
+        tabulated = data is not None and data.index is not None and data.levels.dtype.kind == "i"
+        # From |+>^n the first phase pass writes the state without reading it.
+        uniform = 2.0 ** (-n / 2) if rx and layout.reps else -1.0
         # The low pass alternates the chunks' layout (see sv_kernels._low_gates): a layer takes
         # them transposed when an even number of layers follows, so the last one ends normal.
         def transposed(layer: int) -> bool:
@@ -455,25 +466,15 @@ class StatevectorBackend(Backend):
         value = None
         for layer in range(layout.reps):
             rows = self._real(kernels.gate_rows(program.mixers(betas[layer])))
-            if program.standard:
+            first = uniform if layer == 0 else -1.0
+            if tabulated:
                 gamma = float(gammas[layer, 0]) if gammas.shape[1] else 0.0
-                data = program.diagonal.data
-                if data.index is not None:
-                    angle = gamma * program.diagonal.unit
-                    if data.levels.dtype.kind == "i":
-                        table = np.empty((len(data.levels), 2))
-                        kernels.phase_table(data.levels, angle, table)
-                    else:  # a dense diagonal tabulated for CVaR: float levels
-                        angles = angle * data.levels
-                        table = np.stack([np.cos(angles), -np.sin(angles)], -1)
-                    table = self._real(table)
-                    k.phase_table_low_block(re, im, data.index, table, rows, rx, low, uniform if layer == 0 else -1.0,
-                                             transposed(layer))
-                else:
-                    k.phase_dense_low_block(re, im, data.dense, gamma * program.diagonal.unit, rows, rx, low, transposed(layer))
+                table = np.empty((len(data.levels), 2))
+                kernels.phase_table(data.levels, gamma * program.diagonal.unit, table)
+                k.phase_table_low_block(re, im, data.index, self._real(table), rows, rx, low, first, transposed(layer))
             else:
-                h, J = ising_arrays(layout.terms, n, gammas[layer] * program.coefficients)
-                k.phase_ising_low_block(re, im, h, J, rows, rx, low, transposed(layer))
+                h, J = program.ising(gammas[layer])
+                k.phase_ising_low_block(re, im, h, J, rows, rx, low, first, transposed(layer))
             if fuse and layer == layout.reps - 1:
                 value = kernels.high_blocks(re, im, rows, rx, low, high, expect.data.index, expect.values(), serial)
             else:
