@@ -12,7 +12,10 @@ Parts (same instances, parameters and machine for every engine; ratios per row):
    runs per side, the sides alternating, and both final objectives;
 3. achieved memory bandwidth of one evaluation vs the copy bandwidth, measured in alternation;
 4. peak memory (growth of the peak RSS, VmHWM, of a fresh subprocess) of prepare + energy + sampling at the
-   largest n vs the 16 bytes x 2^n of the state.
+   largest n vs the 16 bytes x 2^n of the state;
+5. one p = 3 energy at the two largest n by kind of cost, the engine's two phase paths: the
+   integer QUBO of part 1 (table of distinct values), the same QUBO with float coefficients
+   and multi-angle QAOA (the Ising phase factored per chunk), each vs Aer as in part 1.
 
 Prints a Markdown table and writes JSON to results/bench/statevector-<time>.json.
 """
@@ -44,6 +47,7 @@ from qbench.ansatz import qaoa_layout  # noqa: E402
 from qbench.backends.aer import AerBackend  # noqa: E402
 from qbench.backends.statevector import StatevectorBackend  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
+from qbench.qubo import Qubo  # noqa: E402
 from qbench.variational import DiagonalCost, normalisation  # noqa: E402
 from problems.mdkp import Generator, generate  # noqa: E402
 
@@ -78,27 +82,45 @@ def aer_statevector_energy(simulator, isa, x, energies):
 
 
 # ------------------------------------------------------------------------------------------------
-def part_energy(sizes, reps_list, aer_max_n):
+#: The phase each kind of cost takes in the engine: integer penalty QUBOs a table of the
+#: distinct cost values; float costs and multi-angle layers the factored Ising phase.
+COST_KINDS = {"integer": "MDKP penalty QUBO (integer: table phase)",
+              "float": "the same QUBO, coefficients perturbed by 0.1% (float costs: Ising phase)",
+              "multi_angle": "multi-angle QAOA on the MDKP QUBO (one angle per term: Ising phase)"}
+
+
+def qubo_of_kind(qubo: Qubo, kind: str) -> Qubo:
+    if kind != "float":
+        return qubo
+    rng = np.random.default_rng(0)
+    return Qubo(qubo.linear * (1 + 1e-3 * rng.standard_normal(qubo.linear.shape)),
+                qubo.quadratic * (1 + 1e-3 * rng.standard_normal(qubo.quadratic.shape)), qubo.offset)
+
+
+def part_energy(sizes, reps_list, aer_max_n, kind="integer"):
     from qiskit_aer import AerSimulator
 
     rows = []
     simulator = AerSimulator(method="statevector")
     for n in sizes:
         generator, encoding = mdkp_with_qubits(n)
-        qubo = encoding.qubo
+        qubo = qubo_of_kind(encoding.qubo, kind)
         cost = DiagonalCost(qubo, scale=normalisation(qubo))
         zz = int(np.count_nonzero(qubo.quadratic))
         energies = qubo.all_energies() if n <= aer_max_n else None
         for p in reps_list:
-            layout = qaoa_layout(cost.circuit_hamiltonian, p)
-            x = layout.pack(np.linspace(0.2, 0.6, p)[:, None], np.linspace(0.6, 0.2, p)[:, None])
+            layout = qaoa_layout(cost.circuit_hamiltonian, p, multi_angle=kind == "multi_angle")
+            if kind == "multi_angle":
+                x = np.random.default_rng(0).uniform(0.1, 0.6, layout.num_parameters)
+            else:
+                x = layout.pack(np.linspace(0.2, 0.6, p)[:, None], np.linspace(0.6, 0.2, p)[:, None])
             engine = StatevectorBackend()
             start = time.perf_counter()
             prepared = engine.prepare(layout.circuit, structure=layout)
             engine.cost(prepared, cost, x)  # warm-up: builds the cost table, loads kernels
             prepare_s = time.perf_counter() - start
             t_sv, e_sv = timed(lambda: engine.cost(prepared, cost, x)[0], 3)
-            row = {"n": n, "p": p, "zz_terms": zz, "instance": f"mdkp items={generator.n_items} m={generator.n_constraints}",
+            row = {"n": n, "p": p, "kind": kind, "zz_terms": zz, "instance": f"mdkp items={generator.n_items} m={generator.n_constraints}",
                    "statevector_s": t_sv, "statevector_prepare_s": prepare_s, "energy": e_sv}
             if n <= aer_max_n:
                 repeats = 3 if n <= 16 else 1
@@ -110,7 +132,7 @@ def part_energy(sizes, reps_list, aer_max_n):
                            ratio_estimator=t_est / t_sv, ratio_aer_statevector=t_asv / t_sv,
                            max_abs_diff=max(abs(e_est - e_sv), abs(e_asv - e_sv)))
             rows.append(row)
-            print(f"  energy n={n} p={p}: statevector {t_sv:.4f} s"
+            print(f"  energy {kind} n={n} p={p}: statevector {t_sv:.4f} s"
                   + (f", Aer estimator {row['aer_estimator_s']:.3f} s, Aer statevector {row['aer_statevector_s']:.3f} s"
                      if "aer_estimator_s" in row else ""), flush=True)
     return rows
@@ -295,20 +317,29 @@ def part_memory(n):
 
 
 # ------------------------------------------------------------------------------------------------
+def energy_table(rows, title: str, kinds: bool) -> list[str]:
+    lines = [title, ""]
+    if kinds:
+        lines += [f"- {kind}: {text}" for kind, text in COST_KINDS.items() if any(r["kind"] == kind for r in rows)] + [""]
+    lines += ["| " + ("cost | " if kinds else "") + "n | p | ZZ terms | statevector (s) | Aer EstimatorV2 (s) | ratio | Aer statevector (s) | ratio | max abs diff |",
+              "|---" * (10 if kinds else 9) + "|"]
+    for r in rows:
+        head = f"| {r['kind']} " if kinds else ""
+        if "aer_estimator_s" in r:
+            lines.append(f"{head}| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | {r['aer_estimator_s']:.3f} | "
+                         f"{r['ratio_estimator']:.1f}x | {r['aer_statevector_s']:.3f} | {r['ratio_aer_statevector']:.1f}x | "
+                         f"{r['max_abs_diff']:.1e} |")
+        else:
+            lines.append(f"{head}| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | - | - | - | - | - |")
+    return lines + [""]
+
+
 def table(results) -> str:
     lines = []
-    if "energy" in results:
-        lines += ["### 1. One QAOA energy (MDKP penalty QUBO)", "",
-                  "| n | p | ZZ terms | statevector (s) | Aer EstimatorV2 (s) | ratio | Aer statevector (s) | ratio | max abs diff |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for r in results["energy"]:
-            if "aer_estimator_s" in r:
-                lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | {r['aer_estimator_s']:.3f} | "
-                             f"{r['ratio_estimator']:.1f}x | {r['aer_statevector_s']:.3f} | {r['ratio_aer_statevector']:.1f}x | "
-                             f"{r['max_abs_diff']:.1e} |")
-            else:
-                lines.append(f"| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.4f} | - | - | - | - | - |")
-        lines.append("")
+    for key, title in (("energy", "### 1. One QAOA energy (MDKP penalty QUBO)"),
+                       ("cost_kinds", "### 5. One QAOA energy by kind of cost (the engine's other phase path)")):
+        if key in results:
+            lines += energy_table(results[key], title, kinds=key == "cost_kinds")
     if "end_to_end" in results:
         ends = results["end_to_end"]
         e = ends[0]
@@ -341,7 +372,7 @@ def table(results) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (n <= 16), a minute or two")
-    parser.add_argument("--parts", default="1234", help="which parts to run (default 1234: all)")
+    parser.add_argument("--parts", default="12345", help="which parts to run (default 12345: all)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -356,7 +387,9 @@ def main() -> None:
              "2": ("end_to_end", lambda: [part_end_to_end(n, 30 if args.quick else 100, repeats)
                                          for n, repeats in ([(12, 2)] if args.quick else [(16, 5), (20, 3)])]),
              "3": ("bandwidth", lambda: part_bandwidth(sizes[-1])),
-             "4": ("memory", lambda: part_memory(sizes[-1]))}
+             "4": ("memory", lambda: part_memory(sizes[-1])),
+             "5": ("cost_kinds", lambda: [row for kind in ("integer", "float", "multi_angle")
+                                          for row in part_energy(sizes[1:], [3], aer_max_n=sizes[-1], kind=kind)])}
     for key in sorted(set(args.parts) & set(parts)):
         name, run_part = parts[key]
         print(f"{key}. {name}", flush=True)
