@@ -164,18 +164,39 @@ def integer_unit(coeffs: np.ndarray, max_lcm: int = 1 << 24) -> float | None:
     return unit
 
 
+@dataclass(frozen=True)
+class IsingIndex:
+    """Where each term's coefficient goes in the field ``h`` and the upper-triangular coupling
+    ``J`` of ``sum_k coeffs_k Z_{terms_k}``. Built once per QAOA layout, so that a layer's h and
+    J are two bincounts, not a Python loop over the terms (that loop was 20 us per layer at
+    n = 12, a fifth of one p = 3 evaluation with the Ising phase)."""
+
+    n: int
+    single_terms: np.ndarray
+    single_qubits: np.ndarray
+    pair_terms: np.ndarray
+    pair_cells: np.ndarray  # q * n + r, q < r
+
+    @classmethod
+    def of(cls, terms: tuple[IsingTerm, ...] | list[IsingTerm], n: int) -> "IsingIndex":
+        singles = [(k, t.qubits[0]) for k, t in enumerate(terms) if len(t.qubits) == 1]
+        pairs = [(k, min(t.qubits) * n + max(t.qubits)) for k, t in enumerate(terms) if len(t.qubits) == 2]
+        single_terms, single_qubits = np.array(singles, dtype=np.int64).reshape(-1, 2).T
+        pair_terms, pair_cells = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
+        return cls(n, single_terms, single_qubits, pair_terms, pair_cells)
+
+    def arrays(self, coeffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        coeffs = np.asarray(coeffs, dtype=float)
+        h = np.bincount(self.single_qubits, weights=coeffs[self.single_terms], minlength=self.n)
+        J = np.bincount(self.pair_cells, weights=coeffs[self.pair_terms], minlength=self.n * self.n)
+        # (without terms bincount returns integers)
+        return h.astype(float, copy=False), J.astype(float, copy=False).reshape(self.n, self.n)
+
+
 def ising_arrays(terms: tuple[IsingTerm, ...] | list[IsingTerm], n: int, coeffs: np.ndarray):
     """Field ``h`` and upper-triangular coupling ``J`` of ``sum_k coeffs_k Z_{terms_k}`` (the
     terms' qubits with the given coefficients)."""
-    h = np.zeros(n)
-    J = np.zeros((n, n))
-    for term, c in zip(terms, np.asarray(coeffs, dtype=float)):
-        if len(term.qubits) == 1:
-            h[term.qubits[0]] += c
-        else:
-            q, r = sorted(term.qubits)
-            J[q, r] += c
-    return h, J
+    return IsingIndex.of(terms, n).arrays(coeffs)
 
 
 class DiagonalCache:
@@ -244,11 +265,12 @@ class QaoaProgram:
     diagonal: Diagonal | None  # D of the layout's cost layer (standard QAOA)
     initial: np.ndarray  # (n, 2) one-qubit states of the product initial state
     coefficients: np.ndarray  # the layout's term coefficients
+    index: IsingIndex  # where the terms go in h, J
 
     def ising(self, gammas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Field and coupling of one layer's phase operator (each term's coefficient times its
         angle: ``gammas`` holds one angle, or one per term in multi-angle QAOA)."""
-        return ising_arrays(self.layout.terms, self.layout.circuit.num_qubits, gammas * self.coefficients)
+        return self.index.arrays(gammas * self.coefficients)
 
     def mixers(self, betas: np.ndarray) -> np.ndarray:
         """(n, 2, 2) mixer matrices of one layer: RX(2 beta) or RY(t) RZ(-2 beta) RY(-t)."""
@@ -370,7 +392,8 @@ class StatevectorBackend(Backend):
         else:
             theta = np.asarray(layout.warm_angles, dtype=float)
             initial = np.stack([np.cos(theta / 2), np.sin(theta / 2)], -1).astype(complex)
-        return QaoaProgram(layout, standard, diagonal, initial, np.array([t.coeff for t in layout.terms]))
+        return QaoaProgram(layout, standard, diagonal, initial, np.array([t.coeff for t in layout.terms]),
+                           IsingIndex.of(layout.terms, n))
 
     def _gate_program(self, isa: QuantumCircuit) -> GateProgram:
         qubits = []

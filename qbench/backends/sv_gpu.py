@@ -148,9 +148,7 @@ class ArrayQaoaEngine:
         table gather in the state's dtype, else complex128: ``psi *= phase`` casts in place)."""
         xp = self.xp
         if not program.standard:
-            from qbench.backends.statevector import ising_arrays
-
-            h, J = ising_arrays(program.layout.terms, n, gammas * program.coefficients)
+            h, J = program.ising(gammas)
             return _exp_i(xp, ising_values(xp, h, J, n), -1.0)
         gamma = float(gammas[0]) if gammas.shape[0] else 0.0
         angle = gamma * program.diagonal.unit
