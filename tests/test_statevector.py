@@ -204,15 +204,16 @@ def test_sampling_is_seeded_and_sampled_cost_converges():
     assert sampled(5, 200_000) == pytest.approx(value, abs=0.05 * max(1.0, abs(value)))
 
 
-@pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
-def test_single_precision_agrees_to_1e_4(variant):
-    qubo = random_qubo(9, 9)
+@pytest.mark.parametrize("n, block", [(9, 4), (14, 12)], ids=["small-blocks", "transposed-tiles"])
+@pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle", "warm_start"])
+def test_single_precision_agrees_to_1e_4(variant, n, block):
+    qubo = random_qubo(n, 9, integer=variant != "float_costs")
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
-    layout = layout_for(cost, variant, reps=3)
+    layout = layout_for(cost, "standard" if variant == "float_costs" else variant, reps=3)
     points = np.random.default_rng(5).uniform(0, np.pi, (3, layout.num_parameters))
     values = []
     for precision in ("double", "single"):
-        engine = StatevectorBackend(StatevectorParams(precision=precision, block_qubits=4))
+        engine = StatevectorBackend(StatevectorParams(precision=precision, block_qubits=block))
         values.append(engine.cost(engine.prepare(layout.circuit, structure=layout), cost, points))
     np.testing.assert_allclose(values[1], values[0], rtol=1e-4, atol=1e-4)
 
