@@ -163,6 +163,27 @@ def test_float_cost_cvar_matches_aer_state():
     assert engine.cost(engine.prepare(circuit), cost, x)[0] == pytest.approx(expected, abs=1e-9)
 
 
+@pytest.mark.parametrize("reps", [1, 2])
+def test_float_cost_qaoa_cvar_then_energy_match_aer(reps):
+    """Float costs on a QAOA layout (14 qubits, transposed tiles, a 2-qubit high pass): the
+    phase comes from the Ising coefficients, so the circuit's dense diagonal is not built (only
+    the cost's: the memory the guard counts); CVaR gives that one a float levels/index form,
+    which the energy's expectation, fused into the last high pass, then reads."""
+    qubo = random_qubo(14, 12, integer=False)
+    cvar_cost = DiagonalCost(qubo, alpha=0.25, scale=normalisation(qubo))
+    energy_cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cvar_cost, "standard", reps=reps)
+    x = np.random.default_rng(6).uniform(0, np.pi, layout.num_parameters)
+    probabilities = aer_probabilities(layout.circuit, x)
+    engine = StatevectorBackend(StatevectorParams(block_qubits=12))
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    assert engine.cost(prepared, cvar_cost, x)[0] == pytest.approx(cvar(qubo.all_energies(), probabilities, 0.25), abs=1e-9)
+    assert prepared.extra["program"].diagonal is None
+    [data] = engine.diagonals._data.values()
+    assert data.index is not None and data.levels.dtype.kind == "f"  # tabulated by the CVaR
+    assert engine.cost(prepared, energy_cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+
+
 def test_sampled_distribution_matches_aer():
     qubo = random_qubo(5, 7)
     cost = DiagonalCost(qubo, scale=normalisation(qubo))

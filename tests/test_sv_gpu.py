@@ -2,6 +2,7 @@
 ``xp=numpy`` here (expectations, CVaR and states to 1e-9, float32 to 1e-4, every QAOA variant);
 with ``xp=cupy`` only where a CUDA device is usable (skipped with gpu_status()'s reason)."""
 
+import dataclasses
 import sys
 import types
 
@@ -34,12 +35,21 @@ def case(variant, n, reps, seed, alpha=1.0):
     return cost, layout, x
 
 
+def gpu_program(backend, prepared):
+    """The prepared QAOA program as a backend with a GPU builds it: with the circuit's diagonal
+    for float costs too (on the CPU those take the Ising phase and the diagonal is not built)."""
+    program = prepared.extra["program"]
+    if program.standard and program.diagonal is None:
+        program = dataclasses.replace(program, diagonal=backend.diagonals.get(program.layout.terms, prepared.logical.num_qubits))
+    return program
+
+
 def evaluate(engine, variant, n, reps, seed, alpha=1.0):
     """(value, state) from the numba backend and from ``engine`` on the same program."""
     cost, layout, x = case(variant, n, reps, seed, alpha)
     backend = StatevectorBackend(SMALL_BLOCKS)
     prepared = backend.prepare(layout.circuit, structure=layout)
-    program = prepared.extra["program"]
+    program = gpu_program(backend, prepared)
     if variant == "dense_tabulated":
         program.diagonal.data.tabulate()
     expected = backend.cost(prepared, cost, x)[0], backend.state(prepared, x)
@@ -146,7 +156,7 @@ def test_device_uploads_are_cached_per_diagonal_data(variant):
     cost, layout, x = case(variant, n, 2, seed=2)
     backend = StatevectorBackend(SMALL_BLOCKS)
     prepared = backend.prepare(layout.circuit, structure=layout)
-    program = prepared.extra["program"]
+    program = gpu_program(backend, prepared)
     diagonal = backend.diagonals.get(ising_terms(cost.circuit_hamiltonian), n)
     data = diagonal.data
     assert data is program.diagonal.data

@@ -208,12 +208,19 @@ class DiagonalCache:
         self.size = size
         self._data: OrderedDict[tuple, DiagonalData] = OrderedDict()
 
-    def get(self, terms: list[IsingTerm] | tuple[IsingTerm, ...], n: int, constant: float = 0.0) -> Diagonal:
+    @staticmethod
+    def unit_of(terms: list[IsingTerm] | tuple[IsingTerm, ...]) -> tuple[float, bool]:
+        """The unit the diagonal is stored in, and whether its values are integer multiples of
+        it (then tabulated: an index into the distinct values)."""
         coeffs = np.array([t.coeff for t in terms], dtype=float)
         unit = integer_unit(coeffs)
-        integral = unit is not None and np.abs(coeffs).sum() / unit < 2**30
-        if not integral:
-            unit = float(np.max(np.abs(coeffs))) if coeffs.size else 1.0
+        if unit is not None and np.abs(coeffs).sum() / unit < 2**30:
+            return unit, True
+        return (float(np.max(np.abs(coeffs))) if coeffs.size else 1.0), False
+
+    def get(self, terms: list[IsingTerm] | tuple[IsingTerm, ...], n: int, constant: float = 0.0) -> Diagonal:
+        coeffs = np.array([t.coeff for t in terms], dtype=float)
+        unit, integral = self.unit_of(terms)
         normalised = np.round(coeffs / unit) if integral else coeffs / unit
         key = (n, integral, tuple(sorted((t.qubits, float(c)) for t, c in zip(terms, normalised))))
         if key in self._data:
@@ -262,7 +269,7 @@ class QaoaProgram:
 
     layout: QaoaLayout
     standard: bool  # one gamma per layer: the phase is exp(-i gamma D)
-    diagonal: Diagonal | None  # D of the layout's cost layer (standard QAOA)
+    diagonal: Diagonal | None  # D of the cost layer (standard QAOA with integer costs, or any on a GPU)
     initial: np.ndarray  # (n, 2) one-qubit states of the product initial state
     coefficients: np.ndarray  # the layout's term coefficients
     index: IsingIndex  # where the terms go in h, J
@@ -386,7 +393,13 @@ class StatevectorBackend(Backend):
     def _qaoa_program(self, layout: QaoaLayout) -> QaoaProgram:
         n = layout.circuit.num_qubits
         standard = bool(np.all(layout.gamma_index == layout.gamma_index[:, :1]))
-        diagonal = self.diagonals.get(layout.terms, n) if standard else None
+        # The circuit's own diagonal gives integer costs their table phase (and the GPU engine
+        # its phase). A float-cost layer on the CPU takes its phase from the Ising coefficients,
+        # so its dense 8 bytes per state are not built: it would not be the cost's diagonal
+        # either (their normalised coefficients differ in the last bits), and with it a float
+        # cost peaked at 2.72x the state at n = 24 against the memory guard's 2.0x (measured).
+        wanted = standard and (self.gpu is not None or self.diagonals.unit_of(layout.terms)[1])
+        diagonal = self.diagonals.get(layout.terms, n) if wanted else None
         if layout.warm_angles is None:
             initial = np.full((n, 2), 2**-0.5, dtype=complex)
         else:
@@ -473,7 +486,7 @@ class StatevectorBackend(Backend):
         serial = k is kernels.SERIAL
         # Integer costs: a table of the phases of the distinct values; any other diagonal (and
         # multi-angle QAOA) from its Ising coefficients (sv_kernels.phase_ising_low_block).
-        data = program.diagonal.data if program.standard else None
+        data = program.diagonal.data if program.diagonal is not None else None
         tabulated = data is not None and data.index is not None and data.levels.dtype.kind == "i"
         # From |+>^n the first phase pass writes the state without reading it.
         uniform = 2.0 ** (-n / 2) if rx and layout.reps else -1.0

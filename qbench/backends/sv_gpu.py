@@ -147,7 +147,7 @@ class ArrayQaoaEngine:
         """The layer's cost phase ``exp(-i sum_k gamma_k c_k Z_k)`` for every basis state (a
         table gather in the state's dtype, else complex128: ``psi *= phase`` casts in place)."""
         xp = self.xp
-        if not program.standard:
+        if program.diagonal is None:  # multi-angle (or a float-cost program built without a GPU)
             h, J = program.ising(gammas)
             return _exp_i(xp, ising_values(xp, h, J, n), -1.0)
         gamma = float(gammas[0]) if gammas.shape[0] else 0.0
