@@ -283,39 +283,39 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def memory_child(n: int) -> None:
-    """Run in a fresh process: peak RSS after setup, then after prepare + energy + sampling."""
-    generator, encoding = mdkp_with_qubits(n)
-    qubo = encoding.qubo
-    cost = DiagonalCost(qubo, scale=normalisation(qubo))
-    layout = qaoa_layout(cost.circuit_hamiltonian, 3)
-    x = layout.pack(np.array([[0.2], [0.4], [0.6]]), np.array([[0.6], [0.4], [0.2]]))
+def memory_child(n: int, kind: str) -> None:
+    """Run in a fresh process: peak RSS after setup, then after prepare + energy + CVaR +
+    sampling on the ``kind`` of cost (see :data:`COST_KINDS`)."""
+    x = np.array([0.6, 0.4, 0.2, 0.2, 0.4, 0.6])  # betas, gammas of p = 3
     engine = StatevectorBackend()
-    _, small = mdkp_with_qubits(10)  # warm-up on 10 qubits: load the compiled kernels first
-    small_cost = DiagonalCost(small.qubo, scale=normalisation(small.qubo))
-    small_layout = qaoa_layout(small_cost.circuit_hamiltonian, 3)
-    small_prepared = engine.prepare(small_layout.circuit, structure=small_layout)
-    engine.cost(small_prepared, small_cost, x)
-    engine.cost(small_prepared, DiagonalCost(small.qubo, alpha=0.25, scale=small_cost.scale), x)
-    engine.sample(small_prepared, x, 100)
-    engine = StatevectorBackend()
-    before = peak_rss()
-    prepared = engine.prepare(layout.circuit, structure=layout)
-    engine.cost(prepared, cost, x)
-    engine.cost(prepared, DiagonalCost(qubo, alpha=0.25, scale=cost.scale), x)
-    engine.sample(prepared, x, 10_000)
-    after = peak_rss()
-    print(json.dumps({"before": before, "after": after}))
+    for size in (10, n):  # a warm-up on 10 qubits first: the compiled kernels loaded
+        if size == n:
+            engine = StatevectorBackend()
+            before = peak_rss()
+        qubo = qubo_of_kind(mdkp_with_qubits(size)[1].qubo, kind)
+        cost = DiagonalCost(qubo, scale=normalisation(qubo))
+        layout = qaoa_layout(cost.circuit_hamiltonian, 3)
+        prepared = engine.prepare(layout.circuit, structure=layout)
+        engine.cost(prepared, cost, x)
+        engine.cost(prepared, DiagonalCost(qubo, alpha=0.25, scale=cost.scale), x)
+        engine.sample(prepared, x, 10_000 if size == n else 100)
+    print(json.dumps({"before": before, "after": peak_rss()}))
 
 
 def part_memory(n):
-    out = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
-    data = json.loads(out.stdout.strip().splitlines()[-1])
-    peak = data["after"] - data["before"]
+    """Peak memory of the integer and the float-cost phase paths (the float one keeps a dense
+    8-byte diagonal where the integer one keeps a 2-byte index)."""
     state = 16 * 2**n
-    return {"n": n, "peak_growth_bytes": peak, "state_bytes": state, "peak_over_state": peak / state,
-            "limit_over_state": 3.0, "memory_required": StatevectorBackend().memory_required(n)}
+    result = {"n": n, "state_bytes": state, "limit_over_state": 3.0,
+              "memory_required": StatevectorBackend().memory_required(n)}
+    for kind in ("integer", "float"):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", str(n), "--memory-kind", kind],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        peak = data["after"] - data["before"]
+        suffix = "" if kind == "integer" else "_float"
+        result.update({f"peak_growth_bytes{suffix}": peak, f"peak_over_state{suffix}": peak / state})
+    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -364,7 +364,8 @@ def table(results) -> str:
         m = results["memory"]
         lines += [f"### 4. Peak memory (n={m['n']})", "",
                   f"peak RSS growth {m['peak_growth_bytes'] / 2**20:.0f} MiB = {m['peak_over_state']:.2f} x the "
-                  f"{m['state_bytes'] / 2**20:.0f} MiB state (limit 3x; memory guard assumes "
+                  f"{m['state_bytes'] / 2**20:.0f} MiB state; float costs {m['peak_growth_bytes_float'] / 2**20:.0f} MiB = "
+                  f"{m['peak_over_state_float']:.2f}x (limit 3x; memory guard assumes "
                   f"{m['memory_required'] / m['state_bytes']:.1f}x)", ""]
     if "cost_kinds" in results:
         lines += energy_table(results["cost_kinds"], "### 5. One QAOA energy by kind of cost (the engine's two phase paths)",
@@ -377,9 +378,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (n <= 16), a minute or two")
     parser.add_argument("--parts", default="12345", help="which parts to run (default 12345: all)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-kind", default="integer", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child)
+        memory_child(args.memory_child, args.memory_kind)
         return
     sizes = [12, 14, 16] if args.quick else [16, 20, 24]
     started = time.perf_counter()

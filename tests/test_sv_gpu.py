@@ -190,9 +190,10 @@ def test_level_phases_of_integer_and_float_levels():
     angle = 0.37
     integer = DiagonalData(levels=np.arange(-40, 300, 3, dtype=np.int64))
     np.testing.assert_allclose(level_phases(integer, angle), np.exp(-1j * angle * integer.levels), atol=1e-12)
-    dense = DiagonalData(dense=np.random.default_rng(0).normal(size=32))
+    values = np.random.default_rng(0).normal(size=32)
+    dense = DiagonalData(dense=values.copy())
     dense.tabulate()
-    np.testing.assert_allclose(level_phases(dense, angle)[dense.index], np.exp(-1j * angle * dense.dense), atol=1e-15)
+    np.testing.assert_allclose(level_phases(dense, angle)[dense.index], np.exp(-1j * angle * values), atol=1e-15)
 
 
 def test_free_bytes_counts_the_driver_s_and_the_pool_s():

@@ -26,7 +26,7 @@ Why it is shaped this way:
   :class:`~qbench.backends.statevector.DiagonalData` (cached by identity, a small LRU); only
   small tables (phases, level values, 2x2 mixers) cross the bus per layer.
 * CVaR is a device ``bincount`` of ``|psi|^2`` over the index (the probability of each
-  distinct cost value), then :func:`qbench.variational.cvar` on the host.
+  distinct cost value), then :func:`qbench.backends.sv_kernels.cvar_ascending` on the host.
 
 Peak device memory is :meth:`ArrayQaoaEngine.memory_required`: the state plus at most 40 bytes
 per amplitude (two cached diagonals and the temporaries of array expressions). This path was
@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qbench.backends import sv_kernels as kernels
-from qbench.variational import cvar
 
 if TYPE_CHECKING:  # statevector imports this module: its names are imported where they are used
     from qbench.backends.statevector import Diagonal, DiagonalData, QaoaProgram
@@ -199,7 +198,8 @@ class ArrayQaoaEngine:
         (what ``StatevectorBackend._diagonal_value`` computes on the CPU)."""
         if alpha >= 1.0:
             return self.expectation(psi, diagonal)
-        return cvar(diagonal.values(), self.level_probabilities(psi, diagonal), alpha)
+        masses = self.level_probabilities(psi, diagonal)
+        return kernels.cvar_ascending(diagonal.data.levels, diagonal.unit, diagonal.constant, masses, alpha)
 
     def memory_required(self, num_qubits: int) -> int:
         """Peak device bytes, as counted from the array expressions (not measured on a device):

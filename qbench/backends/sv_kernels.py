@@ -729,12 +729,47 @@ def expect_dense(re, im, diagonal):
 
 
 @njit(cache=True)
-def level_probabilities(re, im, index, count):
-    """Probability of each distinct cost value (a histogram of |psi|^2 over ``index``)."""
-    out = np.zeros(count, dtype=np.float64)
+def compact_sorted(values, rank):
+    """Distinct values of the ascending ``values`` moved to its front, in place; ``rank[k]``
+    the position of ``values[k]``'s value among them. Returns their count."""
+    count = 0
+    for k in range(values.shape[0]):
+        if k == 0 or values[k] != values[count - 1]:
+            values[count] = values[k]
+            count += 1
+        rank[k] = count - 1
+    return count
+
+
+@njit(cache=True)
+def cvar_ascending(levels, unit, constant, masses, alpha):
+    """CVaR at ``alpha`` of the values ``unit * levels + constant`` (``levels`` ascending,
+    ``unit > 0``) with (unnormalised) ``masses``: the mean of the lowest ``alpha`` of the mass,
+    the boundary value counted in part (as :func:`qbench.variational.cvar`, without its sort and
+    copies of arrays as long as the levels: a float cost has about one level per state)."""
+    total = 0.0
+    for k in range(masses.shape[0]):
+        total += masses[k]
+    target = alpha * total
+    taken = 0.0
+    weighted = 0.0
+    for k in range(levels.shape[0]):
+        m = masses[k]
+        if taken + m >= target:
+            weighted += levels[k] * (target - taken)
+            return unit * weighted / target + constant
+        taken += m
+        weighted += levels[k] * m
+    return unit * weighted / target + constant
+
+
+@njit(cache=True)
+def level_probabilities(re, im, index, out):
+    """Probability of each distinct cost value (a histogram of |psi|^2 over ``index``) into
+    ``out``, one entry per value (a caller's buffer: a float cost has about 2^n values)."""
+    out[:] = 0.0
     for i in range(re.shape[0]):
         out[index[i]] += re[i] * re[i] + im[i] * im[i]
-    return out
 
 
 @parallel_kernel()
