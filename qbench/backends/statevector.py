@@ -226,10 +226,9 @@ class DiagonalCache:
         self._data: OrderedDict[tuple, DiagonalData] = OrderedDict()
 
     @staticmethod
-    def unit_of(terms: list[IsingTerm] | tuple[IsingTerm, ...]) -> tuple[float, bool]:
-        """The unit the diagonal is stored in, and whether its values are integer multiples of
-        it (then tabulated: an index into the distinct values)."""
-        coeffs = np.array([t.coeff for t in terms], dtype=float)
+    def unit_of(coeffs: np.ndarray) -> tuple[float, bool]:
+        """The unit the diagonal of terms with these coefficients is stored in, and whether its
+        values are integer multiples of it (then tabulated: an index into the distinct values)."""
         unit = integer_unit(coeffs)
         if unit is not None and np.abs(coeffs).sum() / unit < 2**30:
             return unit, True
@@ -237,7 +236,7 @@ class DiagonalCache:
 
     def get(self, terms: list[IsingTerm] | tuple[IsingTerm, ...], n: int, constant: float = 0.0) -> Diagonal:
         coeffs = np.array([t.coeff for t in terms], dtype=float)
-        unit, integral = self.unit_of(terms)
+        unit, integral = self.unit_of(coeffs)
         normalised = np.round(coeffs / unit) if integral else coeffs / unit
         key = (n, integral, tuple(sorted((t.qubits, float(c)) for t, c in zip(terms, normalised))))
         if key in self._data:
@@ -420,15 +419,15 @@ class StatevectorBackend(Backend):
         # so its dense 8 bytes per state are not built: it would not be the cost's diagonal
         # either (their normalised coefficients differ in the last bits), and with it a float
         # cost peaked at 2.72x the state at n = 24 against the memory guard's 2.0x (measured).
-        wanted = standard and (self.gpu is not None or self.diagonals.unit_of(layout.terms)[1])
+        coefficients = np.array([t.coeff for t in layout.terms], dtype=float)
+        wanted = standard and (self.gpu is not None or self.diagonals.unit_of(coefficients)[1])
         diagonal = self.diagonals.get(layout.terms, n) if wanted else None
         if layout.warm_angles is None:
             initial = np.full((n, 2), 2**-0.5, dtype=complex)
         else:
             theta = np.asarray(layout.warm_angles, dtype=float)
             initial = np.stack([np.cos(theta / 2), np.sin(theta / 2)], -1).astype(complex)
-        return QaoaProgram(layout, standard, diagonal, initial, np.array([t.coeff for t in layout.terms]),
-                           IsingIndex.of(layout.terms, n))
+        return QaoaProgram(layout, standard, diagonal, initial, coefficients, IsingIndex.of(layout.terms, n))
 
     def _gate_program(self, isa: QuantumCircuit) -> GateProgram:
         qubits = []
