@@ -210,16 +210,18 @@ def part_end_to_end(n, maxiter, repeats, reps=2):
 
 
 # ------------------------------------------------------------------------------------------------
-def bytes_per_evaluation(n: int, p: int, low: int, high: int, amplitude: int, index_bytes: int) -> int:
+def bytes_per_evaluation(n: int, p: int, low: int, high: int, amplitude: int, index_bytes: int,
+                         phase_index_bytes: int) -> int:
     """Memory traffic of one standard-QAOA energy as the engine runs it: per layer the phase +
-    low-block pass (read and write the state, read the cost index; the first layer starts from
-    |+>^n and does not read the state) and one pass per further block of ``high`` qubits (read
-    and write), then the expectation: fused into the last high-block pass when there is one
-    (it reads only the cost index there: the tile is in cache), else a pass of its own (read
-    the state and the index)."""
+    low-block pass (read and write the state, and the cost index where the phase is looked up
+    in the table of distinct values, ``phase_index_bytes`` per state: 0 where it comes from the
+    Ising coefficients; the first layer starts from |+>^n and does not read the state) and one
+    pass per further block of ``high`` qubits (read and write), then the expectation: fused
+    into the last high-block pass when there is one (it reads only the cost index there: the
+    tile is in cache), else a pass of its own (read the state and the index)."""
     N = 2**n
     high_passes = -(-(n - min(n, low)) // high)
-    per_layer = (2 * amplitude + index_bytes) * N + high_passes * 2 * amplitude * N
+    per_layer = (2 * amplitude + phase_index_bytes) * N + high_passes * 2 * amplitude * N
     expectation = index_bytes * N if high_passes else (amplitude + index_bytes) * N
     return p * per_layer - amplitude * N + expectation
 
@@ -238,10 +240,11 @@ def part_bandwidth(n, p=3, rounds=7):
     prepared = engine.prepare(layout.circuit, structure=layout)
     engine.cost(prepared, cost, x)
     index_bytes = prepared.extra["program"].diagonal.data.index.itemsize
+    from qbench.backends.statevector import TABLE_PHASE_BELOW
     from qbench.backends.sv_kernels import HIGH_BITS
 
     moved = bytes_per_evaluation(n, p, engine.block_bits(n), min(engine.block_bits(n), HIGH_BITS), 16,
-                                 index_bytes)
+                                 index_bytes, index_bytes if n < TABLE_PHASE_BELOW else 0)
     a = np.ones(2**n, dtype=np.complex128)
     b = np.empty_like(a)
     np.copyto(b, a)

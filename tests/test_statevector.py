@@ -422,3 +422,29 @@ def test_parallel_kernels_match_aer(monkeypatch, variant):
     assert statevector.kernels_for(1 << 14) is statevector.kernels
     assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+
+
+@pytest.mark.parametrize("beta", [0.3, -0.7, 1.3, np.pi / 2 - 1e-3, np.pi / 2, 2.5])
+@pytest.mark.parametrize("n, block", [(14, 12), (16, 14)], ids=["table-phase", "ising-phase"])
+def test_mixer_forms_match_aer(beta, n, block):
+    """Every pass applies RX in the tangent form (one multiply-add per value, the product of
+    the cosines applied once) unless that product is too small (beta near pi/2), where the
+    plain RX form takes over: both, and the sign of a negative cosine, against Aer's state.
+    Integer costs take the table phase on 14 qubits and the Ising phase on 16."""
+    qubo = random_qubo(n, 6)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard", reps=2)
+    x = layout.pack(np.array([[0.4], [0.9]]), np.array([[beta], [beta / 2 + 0.2]]))
+    probabilities = aer_probabilities(layout.circuit, x)
+    engine = StatevectorBackend(StatevectorParams(block_qubits=block))
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+    rows = kernels.gate_rows(prepared.extra["program"].mixers(np.full(n, beta)))
+    form, scale = kernels.pass_form(rows, 0, block, True)
+    near_zero = abs(np.cos(beta)) ** block < kernels.TAN_MIN_SCALE
+    assert form == (kernels.RX if near_zero else kernels.TAN)
+    assert scale == (1.0 if near_zero else pytest.approx(np.cos(beta) ** block, rel=1e-12))
+    single = StatevectorBackend(StatevectorParams(block_qubits=block, precision="single"))
+    assert single.cost(single.prepare(layout.circuit, structure=layout), cost, x)[0] == pytest.approx(
+        float(probabilities @ qubo.all_energies()), abs=1e-4)

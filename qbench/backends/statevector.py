@@ -57,6 +57,15 @@ from qbench.variational import DiagonalCost
 SERIAL_BELOW = 18
 
 
+#: Integer costs take their phase from the table of distinct cost values below this many qubits
+#: and, like float costs, from the Ising coefficients from it on (``sv_kernels.
+#: phase_ising_low_block``: no gather from the table, no strided read of the cost index when
+#: the chunk arrives transposed). Measured here (Zen 4, two threads, one phase + low pass of an
+#: MDKP penalty QUBO, ns per amplitude, normal / transposed chunk): n = 12 table 7.2 / 7.3 vs
+#: Ising 15.4 / 15.6 (its 2^L sines and cosines per call outweigh the state); n = 16 4.9 / 5.2
+#: vs 4.8 / 4.8; n = 20 3.5 / 3.3 vs 2.9 / 2.6; n = 24 2.6 / 2.9 vs 2.6 / 2.6.
+TABLE_PHASE_BELOW = 16
+
 #: From this many qubits the automatic block is 14 qubits (a 256 KiB chunk per array, in L2),
 #: below it 12: measured (one QAOA p = 3 energy, interleaved medians, 2 threads): n = 24
 #: 0.255-0.261 s with 14 vs 0.280-0.301 s with 12; n = 22 63 vs 67 ms; n = 16-20 equal or 12
@@ -505,10 +514,12 @@ class StatevectorBackend(Backend):
         rx = layout.warm_angles is None
         k = kernels_for(re.shape[0])
         serial = k is kernels.SERIAL
-        # Integer costs: a table of the phases of the distinct values; any other diagonal (and
-        # multi-angle QAOA) from its Ising coefficients (sv_kernels.phase_ising_low_block).
+        # Integer costs on small states: a table of the phases of the distinct values; any
+        # other diagonal (and multi-angle QAOA) from its Ising coefficients
+        # (sv_kernels.phase_ising_low_block; see TABLE_PHASE_BELOW).
         data = program.diagonal.data if program.diagonal is not None else None
-        tabulated = data is not None and data.index is not None and data.levels.dtype.kind == "i"
+        tabulated = (n < TABLE_PHASE_BELOW and data is not None and data.index is not None
+                     and data.levels.dtype.kind == "i")
         # From |+>^n the first phase pass writes the state without reading it.
         uniform = 2.0 ** (-n / 2) if rx and layout.reps else -1.0
         # The low pass alternates the chunks' layout (see sv_kernels._low_gates): a layer takes
