@@ -426,25 +426,31 @@ def test_parallel_kernels_match_aer(monkeypatch, variant):
 
 @pytest.mark.parametrize("beta", [0.3, -0.7, 1.3, np.pi / 2 - 1e-3, np.pi / 2, 2.5])
 @pytest.mark.parametrize("n, block", [(14, 12), (16, 14)], ids=["table-phase", "ising-phase"])
-def test_mixer_forms_match_aer(beta, n, block):
-    """Every pass applies RX in the tangent form (one multiply-add per value, the product of
-    the cosines applied once) unless that product is too small (beta near pi/2), where the
-    plain RX form takes over: both, and the sign of a negative cosine, against Aer's state.
-    Integer costs take the table phase on 14 qubits and the Ising phase on 16."""
+def test_mixer_tangent_forms_match_aer(beta, n, block):
+    """Every pass applies RX(2 beta) as tangents, a gate nearer beta = pi/2 than |cos| = 1/2 as
+    two half gates (see sv_kernels.tangent_form), scaling its input by the product of the
+    cosines left out: one and two rounds, a negative cosine, against Aer's state, also in single
+    precision; the second layer's beta (beta / 2 + 0.2) mixes the two. Integer costs take the
+    table phase on 14 qubits and the Ising phase on 16."""
     qubo = random_qubo(n, 6)
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, "standard", reps=2)
     x = layout.pack(np.array([[0.4], [0.9]]), np.array([[beta], [beta / 2 + 0.2]]))
     probabilities = aer_probabilities(layout.circuit, x)
+    expected = float(probabilities @ qubo.all_energies())
     engine = StatevectorBackend(StatevectorParams(block_qubits=block))
     prepared = engine.prepare(layout.circuit, structure=layout)
-    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+    assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=1e-9)
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
-    rows = kernels.gate_rows(prepared.extra["program"].mixers(np.full(n, beta)))
-    form, scale = kernels.pass_form(rows, 0, block, True)
-    near_zero = abs(np.cos(beta)) ** block < kernels.TAN_MIN_SCALE
-    assert form == (kernels.RX if near_zero else kernels.TAN)
-    assert scale == (1.0 if near_zero else pytest.approx(np.cos(beta) ** block, rel=1e-12))
     single = StatevectorBackend(StatevectorParams(block_qubits=block, precision="single"))
-    assert single.cost(single.prepare(layout.circuit, structure=layout), cost, x)[0] == pytest.approx(
-        float(probabilities @ qubo.all_energies()), abs=1e-4)
+    assert single.cost(single.prepare(layout.circuit, structure=layout), cost, x)[0] == pytest.approx(expected, abs=1e-4)
+    rows = kernels.gate_rows(prepared.extra["program"].mixers(np.full(n, beta)))
+    tangents, scale, rounds = kernels.tangent_form(rows, 0, block, True)
+    c, s = np.cos(beta), np.sin(beta)
+    if abs(c) >= 0.5:
+        assert rounds == 1 and scale == pytest.approx(c ** block, rel=1e-12)
+        np.testing.assert_allclose(tangents[:block], np.stack([np.full(block, s / c), np.zeros(block)], -1), rtol=1e-12)
+    else:
+        assert rounds == 2 and scale == pytest.approx(np.cos(beta / 2) ** (2 * block), rel=1e-12)
+        np.testing.assert_allclose(tangents[:block], np.tan(beta / 2), rtol=1e-12)
+    assert not tangents[block:].any()
