@@ -83,8 +83,9 @@ def aer_statevector_energy(simulator, isa, x, energies):
 
 # ------------------------------------------------------------------------------------------------
 #: The phase each kind of cost takes in the engine: integer penalty QUBOs a table of the
-#: distinct cost values; float costs and multi-angle layers the factored Ising phase.
-COST_KINDS = {"integer": "MDKP penalty QUBO (integer: table phase)",
+#: distinct cost values below 16 qubits (statevector.TABLE_PHASE_BELOW); from 16 qubits, and
+#: for float costs and multi-angle layers, the factored Ising phase.
+COST_KINDS = {"integer": "MDKP penalty QUBO (integer: table phase below 16 qubits, else Ising phase)",
               "float": "the same QUBO, coefficients perturbed by 0.1% (float costs: Ising phase)",
               "multi_angle": "multi-angle QAOA on the MDKP QUBO (one angle per term: Ising phase)"}
 

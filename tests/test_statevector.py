@@ -424,33 +424,36 @@ def test_parallel_kernels_match_aer(monkeypatch, variant):
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
 
 
-@pytest.mark.parametrize("beta", [0.3, -0.7, 1.3, np.pi / 2 - 1e-3, np.pi / 2, 2.5])
+@pytest.mark.parametrize("beta", [0.3, -0.7, 1.3, 1.565, np.pi / 2 - 1e-12, np.pi / 2, 2.5])
 @pytest.mark.parametrize("n, block", [(14, 12), (16, 14)], ids=["table-phase", "ising-phase"])
-def test_mixer_tangent_forms_match_aer(beta, n, block):
-    """Every pass applies RX(2 beta) as tangents, a gate nearer beta = pi/2 than |cos| = 1/2 as
-    two half gates (see sv_kernels.tangent_form), scaling its input by the product of the
-    cosines left out: one and two rounds, a negative cosine, against Aer's state, also in single
-    precision; the second layer's beta (beta / 2 + 0.2) mixes the two. Integer costs take the
-    table phase on 14 qubits and the Ising phase on 16."""
+def test_mixer_forms_match_aer(beta, n, block):
+    """Every pass applies RX(2 beta) in the tangent form (one multiply-add per value, the product
+    of the cosines applied once) unless that product is too small for the precision (see
+    sv_kernels.TAN_MIN_SCALE), where the RX form takes over: both, a negative cosine and beta
+    next to pi/2 (where optimizers go: 1.565) against Aer's state, also in single precision.
+    Integer costs take the table phase on 14 qubits and the Ising phase on 16."""
     qubo = random_qubo(n, 6)
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, "standard", reps=2)
     x = layout.pack(np.array([[0.4], [0.9]]), np.array([[beta], [beta / 2 + 0.2]]))
     probabilities = aer_probabilities(layout.circuit, x)
     expected = float(probabilities @ qubo.all_energies())
-    engine = StatevectorBackend(StatevectorParams(block_qubits=block))
-    prepared = engine.prepare(layout.circuit, structure=layout)
-    assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=1e-9)
-    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
-    single = StatevectorBackend(StatevectorParams(block_qubits=block, precision="single"))
-    assert single.cost(single.prepare(layout.circuit, structure=layout), cost, x)[0] == pytest.approx(expected, abs=1e-4)
-    rows = kernels.gate_rows(prepared.extra["program"].mixers(np.full(n, beta)))
-    tangents, scale, rounds = kernels.tangent_form(rows, 0, block, True)
-    c, s = np.cos(beta), np.sin(beta)
-    if abs(c) >= 0.5:
-        assert rounds == 1 and scale == pytest.approx(c ** block, rel=1e-12)
-        np.testing.assert_allclose(tangents[:block], np.stack([np.full(block, s / c), np.zeros(block)], -1), rtol=1e-12)
-    else:
-        assert rounds == 2 and scale == pytest.approx(np.cos(beta / 2) ** (2 * block), rel=1e-12)
-        np.testing.assert_allclose(tangents[:block], np.tan(beta / 2), rtol=1e-12)
-    assert not tangents[block:].any()
+    forms = []
+    for precision, tolerance in (("double", 1e-9), ("single", 1e-4)):
+        engine = StatevectorBackend(StatevectorParams(block_qubits=block, precision=precision))
+        prepared = engine.prepare(layout.circuit, structure=layout)
+        assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=tolerance)
+        if precision == "double":
+            assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+        rows = engine._real(kernels.gate_rows(prepared.extra["program"].mixers(np.full(n, beta))))
+        forms.append(kernels.pass_form(rows, 0, block, True))
+    product = np.cos(beta) ** block
+    for (form, scale), floor in zip(forms, kernels.TAN_MIN_SCALE):
+        if abs(product) >= floor:
+            assert form == kernels.TAN and scale == pytest.approx(product, rel=1e-5)
+        else:
+            assert form == kernels.RX and scale == 1.0
+    if beta == 0.3:
+        assert [form for form, _ in forms] == [kernels.TAN, kernels.TAN]
+    if beta == np.pi / 2:  # cos = 6e-17 in floating point: in double (6e-17)^12 is still above the floor
+        assert [form for form, _ in forms] == [kernels.TAN if block == 12 else kernels.RX, kernels.RX]

@@ -253,6 +253,25 @@ ROW_BITS = 6
 
 
 @njit(cache=True, inline="always")
+def _rx_rows(re, im, a, b, count, c, s):
+    """RX-type [[c, -is], [-is, c]] on the rows [a, a+count) and [b, b+count). Slices, not
+    offset indexing: with them LLVM proves the accesses non-negative and vectorises."""
+    ra = re[a:a + count]
+    ia = im[a:a + count]
+    rb = re[b:b + count]
+    ib = im[b:b + count]
+    for t in range(count):
+        ar = ra[t]
+        ai = ia[t]
+        br = rb[t]
+        bi = ib[t]
+        ra[t] = c * ar + s * bi
+        ia[t] = c * ai - s * br
+        rb[t] = c * br + s * ai
+        ib[t] = c * bi - s * ar
+
+
+@njit(cache=True, inline="always")
 def _general_rows(re, im, a, b, count, m):
     """The 2x2 matrix ``m = [u00r, u00i, u01r, u01i, u10r, u10i, u11r, u11i]`` on two rows."""
     ra = re[a:a + count]
@@ -271,12 +290,43 @@ def _general_rows(re, im, a, b, count, m):
 
 
 @njit(cache=True, inline="always")
+def _rx4_rows(re, im, a, b, c, d, count, c1, s1, c2, s2):
+    """Two RX-type gates in one sweep over four rows: (c1, s1) on the pairs (a, b), (c, d),
+    then (c2, s2) on (a, c), (b, d). Half the loads and stores of two separate sweeps."""
+    ra = re[a:a + count]
+    ia = im[a:a + count]
+    rb = re[b:b + count]
+    ib = im[b:b + count]
+    rc = re[c:c + count]
+    ic = im[c:c + count]
+    rd = re[d:d + count]
+    id_ = im[d:d + count]
+    for t in range(count):
+        ar = ra[t]
+        ai = ia[t]
+        br = rb[t]
+        bi = ib[t]
+        cr = rc[t]
+        ci = ic[t]
+        dr = rd[t]
+        di = id_[t]
+        ar, ai, br, bi = c1 * ar + s1 * bi, c1 * ai - s1 * br, c1 * br + s1 * ai, c1 * bi - s1 * ar
+        cr, ci, dr, di = c1 * cr + s1 * di, c1 * ci - s1 * dr, c1 * dr + s1 * ci, c1 * di - s1 * cr
+        ra[t] = c2 * ar + s2 * ci
+        ia[t] = c2 * ai - s2 * cr
+        rc[t] = c2 * cr + s2 * ai
+        ic[t] = c2 * ci - s2 * ar
+        rb[t] = c2 * br + s2 * di
+        ib[t] = c2 * bi - s2 * dr
+        rd[t] = c2 * dr + s2 * bi
+        id_[t] = c2 * di - s2 * br
+
+
+@njit(cache=True, inline="always")
 def _tan_rows(re, im, a, b, count, t):
-    """RX(2 beta) = cos(beta) [[1, -i t], [-i t, 1]] (t = tan(beta)) on the rows [a, a+count)
-    and [b, b+count), without its factor cos(beta): one fused multiply-add per value instead of
-    a multiply and a multiply-add (the pass applies the product of its gates' factors once, see
-    :func:`tangent_form`). Slices, not offset indexing: with them LLVM proves the accesses
-    non-negative and vectorises."""
+    """RX = c [[1, -i t], [-i t, 1]] (t = tan) on two rows without its factor c: one fused
+    multiply-add per value instead of a multiply and a multiply-add (the pass applies the
+    product of its gates' c once, see :func:`pass_form`)."""
     ra = re[a:a + count]
     ia = im[a:a + count]
     rb = re[b:b + count]
@@ -294,8 +344,7 @@ def _tan_rows(re, im, a, b, count, t):
 
 @njit(cache=True, inline="always")
 def _tan4_rows(re, im, a, b, c, d, count, t1, t2):
-    """Two gates of :func:`_tan_rows` in one sweep over four rows: t1 on the pairs (a, b) and
-    (c, d), then t2 on (a, c) and (b, d). Half the loads and stores of two separate sweeps."""
+    """:func:`_rx4_rows` in the tangent form of :func:`_tan_rows`."""
     ra = re[a:a + count]
     ia = im[a:a + count]
     rb = re[b:b + count]
@@ -325,66 +374,80 @@ def _tan4_rows(re, im, a, b, c, d, count, t1, t2):
         id_[k] = di - t2 * br
 
 
+#: How a pass applies its single-qubit gates: any 2x2 matrix (warm-start mixers), RX as
+#: [[c, -is], [-is, c]], or RX in the tangent form (:func:`_tan_rows`).
+GENERAL, RX, TAN = 0, 1, 2
+
+#: The tangent form is used while the product of the pass's cosines is at least this (double,
+#: single precision): the pass multiplies its input by that product first and each gate then
+#: divides by its cosine, so values stay between the product times the amplitudes and the
+#: amplitudes, and a product this small neither underflows nor reaches subnormal numbers (the
+#: rounding is that of the RX form: c x + s y and c (x + t y) round alike, also for a small c).
+#: Below it (beta within about 1e-17 of pi/2 in double; beta near pi/2, which optimizers reach,
+#: in single precision) the pass takes the RX form.
+TAN_MIN_SCALE = (1e-200, 1e-20)
+
+
 @njit(cache=True, inline="always")
-def tangent_form(M, first, count, rx):
-    """The gates M[first:first+count] of a pass as tangents: (T, scale, rounds). ``rx`` False
-    (any 2x2 matrices, warm-start mixers): no tangents, 1.0, one round of general gates. Else
-    T[q, r] is gate q's tangent in round r and ``scale`` the product of the factors left out,
-    which the pass multiplies its input by first, so values never grow past the amplitudes.
-    A gate with |cos(beta)| >= 1/2 is one tangent (tan(beta), factor cos(beta)); one nearer
-    beta = pi/2 is two half gates, RX(beta) RX(beta) (tan(beta/2) = sin(beta) / (1 + cos(beta))
-    in both rounds, factor (1 + cos(beta)) / 2), and the other gates are the identity (0) in
-    the second round: each factor is then at least 1/4 in size, so the scale of a pass of 16
-    gates stays above 2e-10 (no underflow, even in single precision). Measured here (Zen 4,
-    one thread, tiles in L1/L2): 0.12-0.13 ns per amplitude and gate against 0.16 for
-    [[c, -is], [-is, c]] as a multiply and a multiply-add; one n = 24, p = 3 energy about 10%
-    faster."""
-    T = np.zeros((M.shape[0], 2), dtype=M.dtype)
+def pass_form(M, first, count, rx):
+    """(form, scale) of a pass applying gates M[first:first+count]: the tangent form and the
+    product of the gates' cosines (the factor the pass multiplies its input by) when every
+    gate is RX and that product is not too small (:data:`TAN_MIN_SCALE`), else the RX or
+    general form and 1.0. Measured here (Zen 4, one thread, tiles in L1/L2): 0.12-0.13 against
+    0.16 ns per amplitude and gate for the RX form."""
     if not rx:
-        return T, 1.0, 1
+        return GENERAL, 1.0
     scale = 1.0
-    rounds = 1
     for q in range(first, first + count):
-        c = M[q, 0]
-        s = -M[q, 3]
-        if abs(c) >= 0.5:
-            T[q, 0] = s / c
-            scale *= c
-        else:
-            T[q, 0] = s / (1.0 + c)
-            T[q, 1] = T[q, 0]
-            scale *= 0.5 * (1.0 + c)
-            rounds = 2
-    return T, scale, rounds
+        scale *= M[q, 0]
+    if abs(scale) < TAN_MIN_SCALE[0 if M.itemsize == 8 else 1]:
+        return RX, 1.0
+    return TAN, scale
 
 
 @njit(cache=True, inline="always")
-def _gate(re, im, size, position, m, t, rx):
-    """Gate ``m`` (tangent ``t`` when ``rx``) on bit ``position`` of the tile index (rows of
-    2^position amplitudes)."""
+def _pair(re, im, a, b, count, m, form):
+    """Gate ``m`` on the rows [a, a+count) and [b, b+count) in the pass's ``form``."""
+    if form == TAN:
+        _tan_rows(re, im, a, b, count, -m[3] / m[0])
+    elif form == RX:
+        _rx_rows(re, im, a, b, count, m[0], -m[3])
+    else:
+        _general_rows(re, im, a, b, count, m)
+
+
+@njit(cache=True, inline="always")
+def _quad(re, im, a, b, c, d, count, m1, m2, form):
+    """RX gates m1 on (a, b), (c, d) and m2 on (a, c), (b, d) in one sweep (RX or tangent form)."""
+    if form == TAN:
+        _tan4_rows(re, im, a, b, c, d, count, -m1[3] / m1[0], -m2[3] / m2[0])
+    else:
+        _rx4_rows(re, im, a, b, c, d, count, m1[0], -m1[3], m2[0], -m2[3])
+
+
+@njit(cache=True, inline="always")
+def _gate(re, im, size, position, m, form):
+    """Gate ``m`` on bit ``position`` of the tile index (rows of 2^position amplitudes)."""
     stride = 1 << position
     for start in range(0, size, 2 * stride):
-        if rx:
-            _tan_rows(re, im, start, start + stride, stride, t)
-        else:
-            _general_rows(re, im, start, start + stride, stride, m)
+        _pair(re, im, start, start + stride, stride, m, form)
 
 
 @njit(cache=True, inline="always")
-def _gates(re, im, size, low, high, M, T, first, rx, rnd):
-    """Gates M[first + j - low] (round ``rnd`` of the tangents T when ``rx``) on tile bits
-    j = low..high-1 (rows of >= 2^low amplitudes); RX gates two at a time (:func:`_tan4_rows`)."""
+def _gates(re, im, size, low, high, M, first, form):
+    """Gates M[first + j - low] on tile bits j = low..high-1 (rows of >= 2^low amplitudes); RX
+    gates two at a time (:func:`_quad`)."""
     j = low
     while j < high:
-        q = first + j - low
-        if rx and j + 1 < high:
+        if form != GENERAL and j + 1 < high:
             s1 = 1 << j
             s2 = s1 << 1
             for start in range(0, size, 2 * s2):
-                _tan4_rows(re, im, start, start + s1, start + s2, start + s1 + s2, s1, T[q, rnd], T[q + 1, rnd])
+                _quad(re, im, start, start + s1, start + s2, start + s1 + s2, s1,
+                      M[first + j - low], M[first + j + 1 - low], form)
             j += 2
         else:
-            _gate(re, im, size, j, M[q], T[q, rnd], rx)
+            _gate(re, im, size, j, M[first + j - low], form)
             j += 1
 
 
@@ -420,27 +483,23 @@ def _padded(m, L):
 
 
 @njit(cache=True, inline="always")
-def _row_gates(re2, im2, rows, M, T, rx, rnd):
-    """Gates M[0:ROW_BITS] (round ``rnd`` of the tangents T when ``rx``) on a padded transposed
-    tile (row b holds the amplitudes whose low ROW_BITS bits are b: gate p pairs rows b and
-    b + 2^p; RX gates two at a time)."""
+def _row_gates(re2, im2, rows, M, form):
+    """Gates M[0:ROW_BITS] on a padded transposed tile (row b holds the amplitudes whose low
+    ROW_BITS bits are b: gate p pairs rows b and b + 2^p; RX gates two at a time)."""
     width = 1 << ROW_BITS
     pitch = rows + PAD
     p = 0
     while p < ROW_BITS:
-        if rx and p + 1 < ROW_BITS:
+        if form != GENERAL and p + 1 < ROW_BITS:
             for b in range(width):
                 if (b >> p) & 3 == 0:
-                    _tan4_rows(re2, im2, b * pitch, (b + (1 << p)) * pitch, (b + (2 << p)) * pitch,
-                               (b + (3 << p)) * pitch, rows, T[p, rnd], T[p + 1, rnd])
+                    _quad(re2, im2, b * pitch, (b + (1 << p)) * pitch, (b + (2 << p)) * pitch,
+                          (b + (3 << p)) * pitch, rows, M[p], M[p + 1], form)
             p += 2
             continue
         for b in range(width):
             if (b >> p) & 1 == 0:
-                if rx:
-                    _tan_rows(re2, im2, b * pitch, (b + (1 << p)) * pitch, rows, T[p, rnd])
-                else:
-                    _general_rows(re2, im2, b * pitch, (b + (1 << p)) * pitch, rows, M[p])
+                _pair(re2, im2, b * pitch, (b + (1 << p)) * pitch, rows, M[p], form)
         p += 1
 
 
@@ -451,9 +510,9 @@ TRANSPOSE_BLOCK = 8
 
 
 @njit(cache=True, inline="always")
-def _low_gates(re, im, L, M, T, rx, rounds, re2, im2, out_re, out_im, transposed):
-    """Gates M[0:L] (``rounds`` rounds of the tangents T when ``rx``, see :func:`tangent_form`)
-    on a chunk of 2^L amplitudes, written to ``out_re, out_im`` (the chunk of the state). The tile buffers are local to the kernel, so that LLVM knows they alias
+def _low_gates(re, im, L, M, form, re2, im2, out_re, out_im, transposed):
+    """Gates M[0:L] (in the pass's ``form``) on a chunk of 2^L amplitudes, written to ``out_re, out_im`` (the chunk of
+    the state). The tile buffers are local to the kernel, so that LLVM knows they alias
     nothing (on views of the state it vectorised worse, measured 5.8 vs 4.7 ns per amplitude).
     Butterflies need rows of >= 2^ROW_BITS contiguous amplitudes to vectorise, so the low
     ROW_BITS bits are handled in a transposed copy (padded pitch) where they index the rows.
@@ -468,8 +527,7 @@ def _low_gates(re, im, L, M, T, rx, rounds, re2, im2, out_re, out_im, transposed
     Chunks smaller than 2^(2 ROW_BITS) use short rows and are never transposed."""
     size = 1 << L
     if not transposes(L):
-        for rnd in range(rounds):
-            _gates(re, im, size, 0, L, M, T, 0, rx, rnd)
+        _gates(re, im, size, 0, L, M, 0, form)
         for k in range(size):
             out_re[k] = re[k]
             out_im[k] = im[k]
@@ -478,8 +536,7 @@ def _low_gates(re, im, L, M, T, rx, rounds, re2, im2, out_re, out_im, transposed
     rows = size >> ROW_BITS
     pitch = rows + PAD
     if not transposed:
-        for rnd in range(rounds):
-            _gates(re, im, size, ROW_BITS, L, M, T, ROW_BITS, rx, rnd)
+        _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, form)
         for g0 in range(0, rows, TRANSPOSE_BLOCK):  # transpose: element g * width + b to row b, column g
             for b in range(width):
                 r2 = re2[b * pitch + g0:b * pitch + g0 + TRANSPOSE_BLOCK]
@@ -487,8 +544,7 @@ def _low_gates(re, im, L, M, T, rx, rounds, re2, im2, out_re, out_im, transposed
                 for g in range(TRANSPOSE_BLOCK):
                     r2[g] = re[(g0 + g) * width + b]
                     i2[g] = im[(g0 + g) * width + b]
-        for rnd in range(rounds):
-            _row_gates(re2, im2, rows, M, T, rx, rnd)
+        _row_gates(re2, im2, rows, M, form)
         for b in range(width):  # out transposed: row b to positions b * rows ..
             r2 = re2[b * pitch:b * pitch + rows]
             i2 = im2[b * pitch:b * pitch + rows]
@@ -498,8 +554,7 @@ def _low_gates(re, im, L, M, T, rx, rounds, re2, im2, out_re, out_im, transposed
                 o_r[g] = r2[g]
                 o_i[g] = i2[g]
         return
-    for rnd in range(rounds):
-        _row_gates(re2, im2, rows, M, T, rx, rnd)
+    _row_gates(re2, im2, rows, M, form)
     for b0 in range(0, width, TRANSPOSE_BLOCK):  # transpose back: row b, column g to element g * width + b
         for g in range(rows):
             rg = re[g * width + b0:g * width + b0 + TRANSPOSE_BLOCK]
@@ -507,8 +562,7 @@ def _low_gates(re, im, L, M, T, rx, rounds, re2, im2, out_re, out_im, transposed
             for b in range(TRANSPOSE_BLOCK):
                 rg[b] = re2[(b0 + b) * pitch + g]
                 ig[b] = im2[(b0 + b) * pitch + g]
-    for rnd in range(rounds):
-        _gates(re, im, size, ROW_BITS, L, M, T, ROW_BITS, rx, rnd)
+    _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, form)
     for k in range(size):
         out_re[k] = re[k]
         out_im[k] = im[k]
@@ -537,8 +591,8 @@ def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transpos
     :func:`_low_gates`; ``index`` is always in the normal layout)."""
     size = 1 << L
     flip = transposed and transposes(L)
-    T, scale, rounds = tangent_form(M, 0, L, rx)
-    phases = np.empty_like(table)  # times the tangent form's factor (see tangent_form)
+    form, scale = pass_form(M, 0, L, rx)
+    phases = np.empty_like(table)  # times the tangent form's factor (see pass_form)
     for k in range(table.shape[0]):
         phases[k, 0] = scale * table[k, 0]
         phases[k, 1] = scale * table[k, 1]
@@ -565,7 +619,7 @@ def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transpos
         else:
             for lo in range(size):
                 tr[lo], ti[lo] = _table_phase(phases, iv[lo], uniform, r, i, lo)
-        _low_gates(tr, ti, L, M, T, rx, rounds, re2, im2, r, i, flip)
+        _low_gates(tr, ti, L, M, form, re2, im2, r, i, flip)
 
 
 @njit(cache=True, inline="always")
@@ -652,9 +706,9 @@ def phase_ising_low_block(re, im, h, J, M, rx, L, uniform=-1.0, transposed=False
     width_bits = min(L, ROW_BITS)
     width = 1 << width_bits
     row_count = size >> width_bits
-    T, scale, rounds = tangent_form(M, 0, L, rx)
+    form, scale = pass_form(M, 0, L, rx)
     pr = np.empty(size, dtype=np.float64)  # exp(-i low) in the chunk's position order, times
-    pi = np.empty(size, dtype=np.float64)  # the tangent form's factor (see tangent_form)
+    pi = np.empty(size, dtype=np.float64)  # the tangent form's factor (see pass_form)
     _low_phases(h, J, L, flip, scale, pr, pi)
     for c in prange(re.shape[0] >> L):
         field = np.empty(L, dtype=np.float64)
@@ -702,7 +756,7 @@ def phase_ising_low_block(re, im, h, J, M, rx, L, uniform=-1.0, transposed=False
                     ai = ai_[t]
                     out_r[t] = ar * qr - ai * qi
                     out_i[t] = ar * qi + ai * qr
-        _low_gates(tr, ti, L, M, T, rx, rounds, re2, im2, r, i, flip)
+        _low_gates(tr, ti, L, M, form, re2, im2, r, i, flip)
 
 
 @njit(cache=True, inline="always")
@@ -751,7 +805,7 @@ def high_block(re, im, M, rx, first, count, run_bits, eindex, evalues):
     size = m * run
     tiles = re.shape[0] // size
     expect = evalues.shape[0] > 0
-    T, scale, rounds = tangent_form(M, first, count, rx)
+    form, scale = pass_form(M, first, count, rx)
     total = 0.0  # a reduction (an array of per-tile sums cost ~0.2 ms per call: measured)
     for t in prange(tiles):
         low_part = (t % runs_per_stride) * run
@@ -760,8 +814,7 @@ def high_block(re, im, M, rx, first, count, run_bits, eindex, evalues):
         tr = np.empty(size, dtype=re.dtype)
         ti = np.empty(size, dtype=re.dtype)
         _copy_rows(re, im, tr, ti, base, first, m, run, 0, -1, scale)
-        for rnd in range(rounds):
-            _gates(tr, ti, size, run_bits, run_bits + count, M, T, first, rx, rnd)
+        _gates(tr, ti, size, run_bits, run_bits + count, M, first, form)
         _copy_rows(tr, ti, re, im, 0, run_bits, m, run, base, first)
         total += _tile_expectation(tr, ti, eindex, evalues, base, first, m if expect else 0, run)
     return total
