@@ -32,8 +32,11 @@ LOG_FILE = "run.log"
 _PARENT_ENV = "QBENCH_PARENT_PID"
 _MEMORY_ENV = "QBENCH_MEMORY_LIMIT_MB"
 _TAIL_LINES = 40
-# What Python, C++ and C libraries print when an allocation fails.
-_OUT_OF_MEMORY = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "Memory allocation")
+# What Python, C++ and C libraries print when an allocation fails, and what the dynamic loader
+# says when an address-space limit leaves no room to map a shared library (seen here: importing
+# pyscipopt under memory_limit_mb=300, "libscip-....so: failed to map segment from shared object").
+_OUT_OF_MEMORY = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "Memory allocation",
+                  "failed to map segment from shared object")
 
 
 def run_isolated(
