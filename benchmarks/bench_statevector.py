@@ -372,7 +372,7 @@ def table(results) -> str:
                   f"{m['peak_over_state_float']:.2f}x (limit 3x; memory guard assumes "
                   f"{m['memory_required'] / m['state_bytes']:.1f}x)", ""]
     if "cost_kinds" in results:
-        lines += energy_table(results["cost_kinds"], "### 5. One QAOA energy by kind of cost (the engine's two phase paths)",
+        lines += energy_table(results["cost_kinds"], "### 5. One QAOA energy by kind of cost (the engine's phase paths)",
                               kinds=True)
     return "\n".join(lines).rstrip()
 

@@ -322,60 +322,12 @@ def _rx4_rows(re, im, a, b, c, d, count, c1, s1, c2, s2):
         id_[t] = c2 * di - s2 * br
 
 
-@njit(cache=True, inline="always")
-def _tan_rows(re, im, a, b, count, t):
-    """RX = c [[1, -i t], [-i t, 1]] (t = tan) on two rows without its factor c: one fused
-    multiply-add per value instead of a multiply and a multiply-add (the pass applies the
-    product of its gates' c once, see :func:`pass_form`)."""
-    ra = re[a:a + count]
-    ia = im[a:a + count]
-    rb = re[b:b + count]
-    ib = im[b:b + count]
-    for k in range(count):
-        ar = ra[k]
-        ai = ia[k]
-        br = rb[k]
-        bi = ib[k]
-        ra[k] = ar + t * bi
-        ia[k] = ai - t * br
-        rb[k] = br + t * ai
-        ib[k] = bi - t * ar
-
-
-@njit(cache=True, inline="always")
-def _tan4_rows(re, im, a, b, c, d, count, t1, t2):
-    """:func:`_rx4_rows` in the tangent form of :func:`_tan_rows`."""
-    ra = re[a:a + count]
-    ia = im[a:a + count]
-    rb = re[b:b + count]
-    ib = im[b:b + count]
-    rc = re[c:c + count]
-    ic = im[c:c + count]
-    rd = re[d:d + count]
-    id_ = im[d:d + count]
-    for k in range(count):
-        ar = ra[k]
-        ai = ia[k]
-        br = rb[k]
-        bi = ib[k]
-        cr = rc[k]
-        ci = ic[k]
-        dr = rd[k]
-        di = id_[k]
-        ar, ai, br, bi = ar + t1 * bi, ai - t1 * br, br + t1 * ai, bi - t1 * ar
-        cr, ci, dr, di = cr + t1 * di, ci - t1 * dr, dr + t1 * ci, di - t1 * cr
-        ra[k] = ar + t2 * ci
-        ia[k] = ai - t2 * cr
-        rc[k] = cr + t2 * ai
-        ic[k] = ci - t2 * ar
-        rb[k] = br + t2 * di
-        ib[k] = bi - t2 * dr
-        rd[k] = dr + t2 * bi
-        id_[k] = di - t2 * br
-
-
 #: How a pass applies its single-qubit gates: any 2x2 matrix (warm-start mixers), RX as
-#: [[c, -is], [-is, c]], or RX in the tangent form (:func:`_tan_rows`).
+#: [[c, -is], [-is, c]], or RX in the tangent form: RX(2 beta) = cos(beta) [[1, -i t],
+#: [-i t, 1]], t = tan(beta), without its factor cos(beta) (the pass applies the product of its
+#: gates' factors once, see :func:`pass_form`): :func:`_rx_rows` with c = 1, a literal that the
+#: compiler folds after inlining, so each value costs one multiply-add instead of a multiply and
+#: a multiply-add.
 GENERAL, RX, TAN = 0, 1, 2
 
 #: The tangent form is used while the product of the pass's cosines is at least this (double,
@@ -409,7 +361,7 @@ def pass_form(M, first, count, rx):
 def _pair(re, im, a, b, count, m, form):
     """Gate ``m`` on the rows [a, a+count) and [b, b+count) in the pass's ``form``."""
     if form == TAN:
-        _tan_rows(re, im, a, b, count, -m[3] / m[0])
+        _rx_rows(re, im, a, b, count, 1.0, -m[3] / m[0])
     elif form == RX:
         _rx_rows(re, im, a, b, count, m[0], -m[3])
     else:
@@ -420,7 +372,7 @@ def _pair(re, im, a, b, count, m, form):
 def _quad(re, im, a, b, c, d, count, m1, m2, form):
     """RX gates m1 on (a, b), (c, d) and m2 on (a, c), (b, d) in one sweep (RX or tangent form)."""
     if form == TAN:
-        _tan4_rows(re, im, a, b, c, d, count, -m1[3] / m1[0], -m2[3] / m2[0])
+        _rx4_rows(re, im, a, b, c, d, count, 1.0, -m1[3] / m1[0], 1.0, -m2[3] / m2[0])
     else:
         _rx4_rows(re, im, a, b, c, d, count, m1[0], -m1[3], m2[0], -m2[3])
 
