@@ -445,7 +445,7 @@ def test_mixer_forms_match_aer(beta, n, block):
         assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=tolerance)
         if precision == "double":
             assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
-        rows = engine._real(kernels.gate_rows(prepared.extra["program"].mixers(np.full(n, beta))))
+        rows = prepared.extra["program"].mixer_rows(np.full(n, beta), engine.real_dtype)
         forms.append(kernels.pass_form(rows, 0, block, True))
     product = np.cos(beta) ** block
     for (form, scale), floor in zip(forms, kernels.TAN_MIN_SCALE):
@@ -457,3 +457,16 @@ def test_mixer_forms_match_aer(beta, n, block):
         assert [form for form, _ in forms] == [kernels.TAN, kernels.TAN]
     if beta == np.pi / 2:  # cos = 6e-17 in floating point: in double (6e-17)^12 is still above the floor
         assert [form for form, _ in forms] == [kernels.TAN if block == 12 else kernels.RX, kernels.RX]
+
+
+@pytest.mark.parametrize("variant", ["standard", "warm_start"])
+def test_mixer_rows_are_the_mixer_matrices(variant):
+    """The kernels' rows of one layer's mixers, written directly for RX, equal those of the
+    complex matrices (sv_kernels.gate_rows), per-qubit betas of either sign included."""
+    cost = DiagonalCost(random_qubo(6, 2), scale=1.0)
+    program = StatevectorBackend().prepare(layout_for(cost, variant).circuit, structure=layout_for(cost, variant)).extra["program"]
+    betas = np.array([0.3, -1.2, np.pi / 2, 2.9, 0.0, -3.0])
+    for dtype in (np.float64, np.float32):
+        rows = program.mixer_rows(betas, dtype)
+        assert rows.dtype == dtype and rows.flags.c_contiguous
+        np.testing.assert_allclose(rows, kernels.gate_rows(program.mixers(betas)), atol=1e-7, rtol=0)
