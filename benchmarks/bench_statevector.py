@@ -10,7 +10,9 @@ Parts (same instances, parameters and machine for every engine; ratios per row):
    solver=qaoa backend=statevector`` vs qiskit-optimization's ``MinimumEigenOptimizer(QAOA(...))``
    with Aer's SamplerV2 on the same penalty QUBO; median wall time of 5 (n = 16) or 3 (n = 20)
    runs per side, the sides alternating, and both final objectives;
-3. achieved memory bandwidth of one evaluation vs the copy bandwidth, measured in alternation;
+3. achieved memory bandwidth of one evaluation vs the copy bandwidth, measured in alternation,
+   with the evaluation's two floors: its bytes at copy speed and its butterfly arithmetic at
+   the in-cache rate measured in the same rounds;
 4. peak memory (growth of the peak RSS, VmHWM, of a fresh subprocess) of prepare + energy + sampling at the
    largest n vs the 16 bytes x 2^n of the state;
 5. one p = 3 energy at the two largest n by kind of cost, the engine's two phase paths: the
@@ -46,6 +48,7 @@ from numba import njit, prange  # noqa: E402
 from qbench.ansatz import qaoa_layout  # noqa: E402
 from qbench.backends.aer import AerBackend  # noqa: E402
 from qbench.backends.statevector import StatevectorBackend  # noqa: E402
+from qbench.backends.sv_kernels import ROW_BITS, TAN, _gates  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
 from qbench.qubo import Qubo  # noqa: E402
 from qbench.variational import DiagonalCost, normalisation  # noqa: E402
@@ -227,7 +230,7 @@ def bytes_per_evaluation(n: int, p: int, low: int, high: int, amplitude: int, in
     return p * per_layer - amplitude * N + expectation
 
 
-def part_bandwidth(n, p=3, rounds=7):
+def part_bandwidth(n, p=3, rounds=11):
     """Engine evaluations and copies measured in alternation, ``rounds`` times: on this shared
     machine the copy bandwidth itself moves by 2x within minutes (13-50 GB/s seen), so each
     evaluation is compared with the copies taken right next to it; the figure is the median of
@@ -250,15 +253,22 @@ def part_bandwidth(n, p=3, rounds=7):
     b = np.empty_like(a)
     np.copyto(b, a)
     parallel_copy(a, b)
-    evaluation, numpy_copy, threads_copy = [], [], []
+    # the butterflies' rate with tiles in L1 (2^10 amplitudes, 16 KiB) and as the engine's low
+    # pass holds them (2^block, in L2): the faster prices the arithmetic
+    sweeps = [ButterflySweep(bits, engine.threads) for bits in (10, engine.block_bits(n))]
+    evaluation, numpy_copy, threads_copy, gate_rate = [], [], [], []
     for _ in range(rounds):
         evaluation.append(timed(lambda: engine.cost(prepared, cost, x), 1)[0])
         numpy_copy.append(timed(lambda: np.copyto(b, a), 1)[0])
         threads_copy.append(timed(lambda: parallel_copy(a, b), 1)[0])
+        gate_rate.append(min(sweep.seconds_per_amplitude_gate() for sweep in sweeps))
     copied = 2 * a.nbytes  # read + write
     # The roofline of each round is the faster of numpy's copy (one thread) and a copy on all
     # the engine's threads.
-    fractions = [(moved / e) / (copied / min(c1, c2)) for e, c1, c2 in zip(evaluation, numpy_copy, threads_copy)]
+    copy_s = [min(c1, c2) * moved / copied for c1, c2 in zip(numpy_copy, threads_copy)]
+    fractions = [c / e for c, e in zip(copy_s, evaluation)]
+    # The butterflies alone: p layers of n RX gates on every amplitude, at this round's rate.
+    arithmetic_s = [rate * p * n * 2**n for rate in gate_rate]
     seconds = float(np.median(evaluation))
     return {"n": n, "p": p, "rounds": rounds, "evaluation_s": seconds, "evaluation_times": evaluation,
             "bytes_moved": moved, "achieved_GBps": moved / seconds / 1e9,
@@ -266,7 +276,48 @@ def part_bandwidth(n, p=3, rounds=7):
             "numpy_copy_GBps": copied / float(np.median(numpy_copy)) / 1e9,
             "parallel_copy_GBps": copied / float(np.median(threads_copy)) / 1e9,
             "roofline_fraction": float(np.median(fractions)), "roofline_fractions": fractions,
+            "memory_floor_s": float(np.median(copy_s)), "arithmetic_floor_s": float(np.median(arithmetic_s)),
+            "floors_over_evaluation": float(np.median([(c + g) / e for c, g, e in zip(copy_s, arithmetic_s, evaluation)])),
+            "gate_ns_per_amplitude": 1e9 * float(np.median(gate_rate)),
             "index_bytes": index_bytes, "threads": engine.threads}
+
+
+class ButterflySweep:
+    """The engine's butterflies with no memory traffic: each of ``threads`` workers applies RX
+    gates in the engine's tangent form to bits ROW_BITS..bits-1 of a tile of 2^bits amplitudes
+    of its own, held in cache as the engine's passes hold theirs, over and over. Its time per
+    amplitude and gate (wall, all threads) prices the arithmetic of an evaluation: one multiply-
+    add per value and gate, which no schedule of memory passes removes."""
+
+    def __init__(self, bits: int, threads: int, work: int = 1 << 27) -> None:
+        self.bits, self.threads = bits, threads
+        gates = bits - ROW_BITS
+        self.repeats = max(1, work // (threads * gates << bits))
+        self.work = self.repeats * threads * gates << bits
+        # a small angle: values grow by sqrt(1 + tan^2) per gate in the tangent form, and must
+        # stay finite over all the repeats
+        beta = 0.01
+        self.rows = np.tile([np.cos(beta), 0, 0, -np.sin(beta), 0, -np.sin(beta), np.cos(beta), 0], (gates, 1))
+        butterfly_sweeps(self.rows, self.bits, 1, self.threads)
+
+    def seconds_per_amplitude_gate(self) -> float:
+        started = time.perf_counter()
+        butterfly_sweeps(self.rows, self.bits, self.repeats, self.threads)
+        return (time.perf_counter() - started) / self.work
+
+
+@njit(parallel=True, cache=True)
+def butterfly_sweeps(rows, bits, repeats, workers):
+    """See :class:`ButterflySweep` (returns a value of the tiles so that the work is kept)."""
+    total = 0.0
+    for worker in prange(workers):
+        size = 1 << bits
+        tile_re = np.full(size, 0.5)
+        tile_im = np.zeros(size)
+        for repeat in range(repeats):
+            _gates(tile_re, tile_im, size, ROW_BITS, bits, rows, 0, TAN)
+        total += tile_re[0]
+    return total
 
 
 @njit(parallel=True, cache=True)
@@ -364,6 +415,14 @@ def table(results) -> str:
                   f"{b.get('threads', '')} numba threads {b['parallel_copy_GBps']:.1f}) = "
                   f"**{100 * b['roofline_fraction']:.0f}% of copy bandwidth** (median of the rounds' fractions; "
                   f"range {100 * min(fractions):.0f}-{100 * max(fractions):.0f}%)", ""]
+        if "arithmetic_floor_s" in b:
+            lines += [f"Floors of that evaluation, measured in the same rounds: its bytes at copy speed "
+                      f"{b['memory_floor_s']:.3f} s; its {b['p']} x {b['n']} RX layers' butterflies alone, with the "
+                      f"tiles in cache, {b['arithmetic_floor_s']:.3f} s ({b['gate_ns_per_amplitude']:.3f} ns per "
+                      f"amplitude and gate on {b['threads']} threads, the faster of tiles in L1 and in L2). "
+                      f"Floors summed = {100 * b['floors_over_evaluation']:.0f}% of the evaluation (median of the "
+                      f"rounds): 50% of copy bandwidth needs the evaluation within 2x its memory floor, i.e. its "
+                      f"arithmetic (butterflies, phase, transposes, tile copies) hidden under memory time.", ""]
     if "memory" in results:
         m = results["memory"]
         lines += [f"### 4. Peak memory (n={m['n']})", "",
