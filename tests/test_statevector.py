@@ -152,6 +152,44 @@ def test_large_block_with_a_high_pass_matches_aer(variant, reps):
     assert [automatic.block_bits(n) for n in (10, 16, 21, 22, 26)] == [12, 12, 12, 14, 14]
 
 
+@pytest.mark.parametrize("precision", ["double", "single"])
+def test_padded_chunks_never_reach_a_result(precision):
+    """A QAOA state's chunks are one cache line apart (sv_kernels.CHUNK_PAD_BYTES): with NaN in
+    the padding, energy (fused into the last high pass), CVaR, a Z observable, samples and the
+    state itself are still Aer's, and the padding is still NaN (no kernel reads or writes it)."""
+    qubo = random_qubo(15, 8)
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, "standard", reps=2)
+    x = np.random.default_rng(9).uniform(0, np.pi, layout.num_parameters)
+    probabilities = aer_probabilities(layout.circuit, x)
+    energies = qubo.all_energies()
+    engine = StatevectorBackend(StatevectorParams(block_qubits=12, precision=precision)).seeded(3)
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    engine.cost(prepared, cost, x)
+    pitch = kernels.chunk_pitch(12, engine._parts.itemsize)
+    assert pitch > 1 << 12 and engine._parts.shape[0] == 2 * 8 * pitch + 72
+    padding = np.zeros(engine._parts.shape[0], dtype=bool)
+    for start in (0, 8 * pitch + 72):
+        padding[start:start + 8 * pitch].reshape(8, pitch)[:, 1 << 12:] = True
+    engine._parts[padding] = np.nan
+    tolerance = 1e-9 if precision == "double" else 1e-4
+    scale = np.abs(energies).max()
+    assert engine.cost(prepared, cost, x)[0] == pytest.approx(probabilities @ energies, abs=tolerance * scale)
+    alpha_cost = DiagonalCost(qubo, alpha=0.3, scale=normalisation(qubo))
+    assert engine.cost(prepared, alpha_cost, x)[0] == pytest.approx(cvar(energies, probabilities, 0.3),
+                                                                     abs=tolerance * scale)
+    z0 = SparsePauliOp("I" * 14 + "Z")
+    assert engine.estimate(prepared, [z0], x)[0, 0] == pytest.approx(
+        probabilities @ (1 - 2 * (np.arange(1 << 15) & 1)), abs=tolerance)
+    shots = 20_000
+    (samples,) = engine.sample(prepared, x, shots)
+    sampled = energies[samples.bits.astype(np.int64) @ (1 << np.arange(15))]
+    spread = np.sqrt(probabilities @ energies**2 - (probabilities @ energies) ** 2)
+    assert abs(sampled.mean() - probabilities @ energies) < 5 * spread / np.sqrt(shots)
+    np.testing.assert_allclose(np.abs(engine.state(prepared, x)) ** 2, probabilities, atol=tolerance, rtol=0)
+    assert np.isnan(engine._parts[padding]).all()
+
+
 def test_decode_many_equals_decode_row_by_row():
     """The learned affine decoder of a penalty encoding (integer slacks) equals the real one;
     a decoder that is not affine is detected and called row by row."""

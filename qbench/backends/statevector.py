@@ -324,6 +324,41 @@ class QaoaProgram:
         return rows
 
 
+@dataclass(frozen=True)
+class StateParts:
+    """A state held as real and imaginary parts in chunks of 2^bits amplitudes, ``pitch`` values
+    apart: a QAOA state's chunks are padded (``sv_kernels.CHUNK_PAD_BYTES``), the ``.real`` and
+    ``.imag`` views of a complex vector are not (pitch = 2^bits). The reductions of
+    ``sv_kernels`` take these four."""
+
+    re: np.ndarray
+    im: np.ndarray
+    bits: int
+    pitch: int
+
+    @classmethod
+    def of_vector(cls, psi: np.ndarray) -> "StateParts":
+        bits = min(int(psi.shape[0]).bit_length() - 1, kernels.LOW_BITS)
+        return cls(psi.real, psi.imag, bits, 1 << bits)
+
+    @property
+    def size(self) -> int:
+        return (self.re.shape[0] // self.pitch) << self.bits
+
+    def logical(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (re or im) as a (chunks, 2^bits) view in basis-state order."""
+        chunks = values.shape[0] // self.pitch
+        return values[:chunks * self.pitch].reshape(chunks, self.pitch)[:, :1 << self.bits]
+
+    def vector(self, dtype) -> np.ndarray:
+        """The state as a new complex vector in basis-state order."""
+        psi = np.empty(self.size, dtype=dtype)
+        shape = (-1, 1 << self.bits)
+        psi.real.reshape(shape)[:] = self.logical(self.re)
+        psi.imag.reshape(shape)[:] = self.logical(self.im)
+        return psi
+
+
 @dataclass
 class GateProgram:
     """A circuit unrolled to one- and two-qubit gates; matrices are taken after binding."""
@@ -471,16 +506,19 @@ class StatevectorBackend(Backend):
     def _real(self, values: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(values, dtype=self.real_dtype)
 
-    def _state_parts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The QAOA state's real and imaginary parts: one buffer, the imaginary part starting
-        PART_OFFSET values past the real part's end, so that re[k] and im[k] are not a large
-        power of two apart (they would share cache sets and alias in the load/store queues:
-        measured 5.8 vs 4.1 ns per amplitude for the phase + low-block pass)."""
-        N = 1 << n
-        if self._parts is None or self._parts.shape[0] != 2 * N + PART_OFFSET:
+    def _state_parts(self, n: int, bits: int) -> StateParts:
+        """The QAOA state's real and imaginary parts in padded chunks of 2^bits amplitudes (see
+        ``sv_kernels.CHUNK_PAD_BYTES``): one buffer, the imaginary part starting PART_OFFSET
+        values past the real part's end, so that re[k] and im[k] are not a large power of two
+        apart (they would share cache sets and alias in the load/store queues: measured 5.8 vs
+        4.1 ns per amplitude for the phase + low-block pass)."""
+        bits = min(n, bits)
+        pitch = kernels.chunk_pitch(bits, np.dtype(self.real_dtype).itemsize) if n > bits else 1 << n
+        length = (1 << (n - bits)) * pitch
+        if self._parts is None or self._parts.shape[0] != 2 * length + PART_OFFSET:
             self._parts = None
-            self._parts = np.empty(2 * N + PART_OFFSET, dtype=self.real_dtype)
-        return self._parts[:N], self._parts[N + PART_OFFSET:]
+            self._parts = np.empty(2 * length + PART_OFFSET, dtype=self.real_dtype)
+        return StateParts(self._parts[:length], self._parts[length + PART_OFFSET:], bits, pitch)
 
     def state(self, prepared: PreparedCircuit, x: np.ndarray) -> np.ndarray:
         """The state at parameters ``x`` as a complex vector (for a gate circuit the engine's
@@ -488,18 +526,15 @@ class StatevectorBackend(Backend):
         psi = self._gpu_state(prepared, x)
         if psi is not None:
             return self.gpu.state(psi)
-        re, im, _ = self._evolve(prepared, x)
+        parts, _ = self._evolve(prepared, x)
         if isinstance(prepared.extra["program"], QaoaProgram):
-            psi = np.empty(re.shape[0], dtype=self.dtype)
-            psi.real = re
-            psi.imag = im
-            return psi
+            return parts.vector(self.dtype)
         return self._state
 
     def _evolve(self, prepared: PreparedCircuit, x: np.ndarray, expect: Diagonal | None = None):
-        """The state at ``x`` as (real parts, imaginary parts), and ``<psi|D|psi>`` of the
-        tabulated diagonal ``expect`` when the evolution could fuse it into its last pass
-        (a QAOA layout with a high-block pass), else ``None``."""
+        """The state at ``x`` as :class:`StateParts`, and ``<psi|D|psi>`` of the tabulated
+        diagonal ``expect`` when the evolution could fuse it into its last pass (a QAOA layout
+        with a high-block pass), else ``None``."""
         import numba
 
         program = prepared.extra["program"]
@@ -508,22 +543,23 @@ class StatevectorBackend(Backend):
             numba.set_num_threads(self.threads)
         x = np.asarray(x, dtype=float)
         if isinstance(program, QaoaProgram):
-            re, im = self._state_parts(n)
-            return re, im, self._evolve_qaoa(program, re, im, x, expect)
+            parts = self._state_parts(n, self.block_bits(n))
+            return parts, self._evolve_qaoa(program, parts, x, expect)
         psi = self._state_vector(n)
         self._evolve_gates(program, psi, x)
-        return psi.real, psi.imag, None
+        return StateParts.of_vector(psi), None
 
-    def _evolve_qaoa(self, program: QaoaProgram, re: np.ndarray, im: np.ndarray, x: np.ndarray,
+    def _evolve_qaoa(self, program: QaoaProgram, parts: StateParts, x: np.ndarray,
                      expect: Diagonal | None) -> float | None:
         layout = program.layout
         n = layout.circuit.num_qubits
         block = self.block_bits(n)
-        low = min(n, block)
+        low = parts.bits
         high = min(block, kernels.HIGH_BITS)
+        re, im, pitch = parts.re, parts.im, parts.pitch
         gammas, betas = layout.unpack(x)
         rx = layout.warm_angles is None
-        k = kernels_for(re.shape[0])
+        k = kernels_for(1 << n)
         serial = k is kernels.SERIAL
         # Integer costs on small states: a table of the phases of the distinct values; any
         # other diagonal (and multi-angle QAOA) from its Ising coefficients
@@ -539,7 +575,7 @@ class StatevectorBackend(Backend):
             return (layout.reps - 1 - layer) % 2 == 0
 
         if uniform < 0:
-            k.product_state(re, im, program.initial, low, layout.reps > 0 and transposed(0))
+            k.product_state(re, im, program.initial, low, pitch, layout.reps > 0 and transposed(0))
         # The expectation rides on the last high-block pass when there is one.
         fuse = expect is not None and expect.data.index is not None and layout.reps and n > low
         value = None
@@ -550,14 +586,16 @@ class StatevectorBackend(Backend):
                 gamma = float(gammas[layer, 0]) if gammas.shape[1] else 0.0
                 table = np.empty((len(data.levels), 2))
                 kernels.phase_table(data.levels, gamma * program.diagonal.unit, table)
-                k.phase_table_low_block(re, im, data.index, self._real(table), rows, rx, low, first, transposed(layer))
+                k.phase_table_low_block(re, im, data.index, self._real(table), rows, rx, low, pitch, first,
+                                        transposed(layer))
             else:
                 h, J = program.ising(gammas[layer])
-                k.phase_ising_low_block(re, im, h, J, rows, rx, low, first, transposed(layer))
+                k.phase_ising_low_block(re, im, h, J, rows, rx, low, pitch, first, transposed(layer))
             if fuse and layer == layout.reps - 1:
-                value = kernels.high_blocks(re, im, rows, rx, low, high, expect.data.index, self._values(expect), serial)
+                value = kernels.high_blocks(re, im, rows, rx, low, pitch, high, expect.data.index, self._values(expect),
+                                            serial)
             else:
-                kernels.high_blocks(re, im, rows, rx, low, high, serial=serial)
+                kernels.high_blocks(re, im, rows, rx, low, pitch, high, serial=serial)
         return value
 
     def _evolve_gates(self, program: GateProgram, psi: np.ndarray, x: np.ndarray) -> None:
@@ -610,9 +648,9 @@ class StatevectorBackend(Backend):
         many = len(diagonal.data.levels) > 1 << 16
         return diagonal.values(self._float_buffer(diagonal.data.index.shape[0]) if many else None)
 
-    def _probabilities(self, re: np.ndarray, im: np.ndarray) -> np.ndarray:
-        buffer = self._float_buffer(re.shape[0])
-        kernels_for(re.shape[0]).probabilities_into(re, im, buffer)
+    def _probabilities(self, parts: StateParts) -> np.ndarray:
+        buffer = self._float_buffer(parts.size)
+        kernels_for(parts.size).probabilities_into(parts.re, parts.im, buffer, parts.bits, parts.pitch)
         return buffer
 
     def cost(self, prepared: PreparedCircuit, cost: DiagonalCost, parameters: np.ndarray,
@@ -633,21 +671,23 @@ class StatevectorBackend(Backend):
             if psi is not None:
                 values[row] = self.gpu.value(psi, diagonal, cost.alpha)
                 continue
-            re, im, value = self._evolve(prepared, x, fused)
-            values[row] = value if value is not None else self._diagonal_value(re, im, diagonal, cost.alpha)
+            parts, value = self._evolve(prepared, x, fused)
+            values[row] = value if value is not None else self._diagonal_value(parts, diagonal, cost.alpha)
         self.timings["execute"] += time.perf_counter() - start
         self.evaluations += len(parameters)
         return values
 
-    def _diagonal_value(self, re: np.ndarray, im: np.ndarray, diagonal: Diagonal, alpha: float) -> float:
+    def _diagonal_value(self, parts: StateParts, diagonal: Diagonal, alpha: float) -> float:
         data = diagonal.data
+        layout = (parts.re, parts.im)
+        chunks = (parts.bits, parts.pitch)
         if alpha >= 1.0:
-            k = kernels_for(re.shape[0])
+            k = kernels_for(parts.size)
             if data.index is not None:
-                return k.expect_table(re, im, data.index, self._values(diagonal))
-            return diagonal.unit * k.expect_dense(re, im, data.dense) + diagonal.constant
-        masses = self._float_buffer(re.shape[0])[:len(data.levels)]
-        kernels.level_probabilities(re, im, data.index, masses)
+                return k.expect_table(*layout, data.index, self._values(diagonal), *chunks)
+            return diagonal.unit * k.expect_dense(*layout, data.dense, *chunks) + diagonal.constant
+        masses = self._float_buffer(parts.size)[:len(data.levels)]
+        kernels.level_probabilities(*layout, data.index, masses, *chunks)
         return kernels.cvar_ascending(data.levels, diagonal.unit, diagonal.constant, masses, alpha)
 
     def estimate(self, prepared: PreparedCircuit, observables: list[SparsePauliOp], parameters: np.ndarray) -> np.ndarray:
@@ -672,12 +712,12 @@ class StatevectorBackend(Backend):
                 continue
             if pauli:  # state() copies a GPU state to the host
                 psi = self.state(prepared, x)
-                re, im = psi.real, psi.imag
+                parts = StateParts.of_vector(psi)
             else:
-                re, im, _ = self._evolve(prepared, x)
+                parts, _ = self._evolve(prepared, x)
                 psi = None
             for col, plan in enumerate(plans):
-                values[row, col] = self._plan_value(psi, re, im, plan)
+                values[row, col] = self._plan_value(psi, parts, plan)
         self.timings["execute"] += time.perf_counter() - start
         self.evaluations += len(parameters)
         return values
@@ -698,10 +738,10 @@ class StatevectorBackend(Backend):
             terms.append((xmask, zmask, complex(coeff) * 1j ** int((bits == "Y").sum())))
         return ("paulis", terms)
 
-    def _plan_value(self, psi: np.ndarray | None, re: np.ndarray, im: np.ndarray, plan) -> float:
+    def _plan_value(self, psi: np.ndarray | None, parts: StateParts, plan) -> float:
         kind, data = plan
         if kind == "diagonal":
-            return self._diagonal_value(re, im, data, 1.0)
+            return self._diagonal_value(parts, data, 1.0)
         total = 0j
         for xmask, zmask, coeff in data:
             total += coeff * kernels_for(psi.shape[0]).pauli_expectation(psi, np.int64(xmask), np.int64(zmask))
@@ -720,8 +760,8 @@ class StatevectorBackend(Backend):
             if psi is not None:
                 cdf = self.gpu.probabilities(psi)
             else:
-                re, im, _ = self._evolve(prepared, x)
-                cdf = self._probabilities(re, im)
+                parts, _ = self._evolve(prepared, x)
+                cdf = self._probabilities(parts)
             np.cumsum(cdf, out=cdf)
             rng = np.random.default_rng(self.next_seed())
             draws = np.searchsorted(cdf, rng.random(shots) * cdf[-1], side="right")

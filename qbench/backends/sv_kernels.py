@@ -35,6 +35,15 @@ LOW_BITS = 12
 HIGH_BITS = 12
 RUN_BITS = 6
 
+#: Bytes of padding after every chunk of a QAOA state (one cache line): chunk c of 2^L
+#: amplitudes starts at ``c * pitch``, ``pitch = 2^L + CHUNK_PAD_BYTES / itemsize``. The
+#: high-block passes read and write rows one chunk apart; unpadded, those rows all start at the
+#: same offset modulo 2^L x 8 bytes and fall into the same few L1 and L2 sets, where they evict
+#: one another before use (measured here, gather + scatter of 1024 rows of 64 values, 2^14
+#: apart, n = 24: one thread 4.1 -> 2.6 ns per amplitude with a one-line pad, two threads 2.6 ->
+#: 1.7; pads of 64 and 72 values: 4.0 and 3.7). See :func:`chunk_pitch`.
+CHUNK_PAD_BYTES = 64
+
 #: Serial twins of the parallel kernels (the same code compiled without ``parallel``), by name:
 #: dispatching a parallel region costs tens of microseconds even on one thread (measured here,
 #: the n = 12 phase + low-block pass: 79 us minimum / 130 us median parallel vs 19 / 21 us
@@ -223,10 +232,23 @@ def remap(values, lo, position, index):
 # (measured at n = 24, p = 3: see benchmarks/README.md). A complex vector is made only where
 # one leaves the engine (``StatevectorBackend.state``); probabilities are re^2 + im^2 anyway.
 # --------------------------------------------------------------------------------------------
+def chunk_pitch(L: int, itemsize: int) -> int:
+    """Values from one chunk's start to the next in a padded QAOA state of 2^L-value chunks
+    (see :data:`CHUNK_PAD_BYTES`)."""
+    return (1 << L) + CHUNK_PAD_BYTES // itemsize
+
+
+@njit(cache=True, inline="always")
+def _position(z, L, pitch):
+    """Where amplitude ``z`` lies in a state of chunks of 2^L values ``pitch`` apart."""
+    return (z >> L) * pitch + (z & ((1 << L) - 1))
+
+
 @parallel_kernel()
-def product_state(re, im, vectors, L, transposed=False):
+def product_state(re, im, vectors, L, pitch, transposed=False):
     """``re + i im = kron_q (vectors[q, 0] |0> + vectors[q, 1] |1>)`` (one write pass), each
-    chunk of 2^L amplitudes in the transposed layout when asked (see :func:`_low_gates`)."""
+    chunk of 2^L amplitudes (``pitch`` apart) in the transposed layout when asked (see
+    :func:`_low_gates`)."""
     n = vectors.shape[0]
     size = 1 << L
     flip = transposed and transposes(L)
@@ -235,11 +257,11 @@ def product_state(re, im, vectors, L, transposed=False):
         z = _logical(k, L) if flip else k
         for q in range(L):
             low[k] *= vectors[q, (z >> q) & 1]
-    for hi in prange(re.shape[0] >> L):
+    for hi in prange(1 << (n - L)):
         a = complex(1.0)
         for q in range(L, n):
             a *= vectors[q, (hi >> (q - L)) & 1]
-        base = hi << L
+        base = hi * pitch
         for lo in range(size):
             v = a * low[lo]
             re[base + lo] = v.real
@@ -535,13 +557,14 @@ def _table_phase(table, k, uniform, r, i, j):
 
 
 @parallel_kernel(fastmath=True)
-def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transposed=False):
+def phase_table_low_block(re, im, index, table, M, rx, L, pitch, uniform=-1.0, transposed=False):
     """One pass: ``psi *= table[index]`` (the cost phase: one complex number per distinct cost
     value, ``table`` as (re, im) rows), then the gates M on the low L qubits, chunk by chunk
     while the chunk is in cache. ``uniform >= 0``: the state is taken to be that real constant
     everywhere and not read (the first layer of QAOA from |+>^n: no initial-state pass).
     ``transposed``: the chunks come in the transposed layout and leave in the normal one (see
-    :func:`_low_gates`; ``index`` is always in the normal layout)."""
+    :func:`_low_gates`; ``index`` is always in the normal layout). Chunks are ``pitch`` values
+    apart in the state (see :data:`CHUNK_PAD_BYTES`), 2^L apart in ``index``."""
     size = 1 << L
     flip = transposed and transposes(L)
     form, scale = pass_form(M, 0, L, rx)
@@ -549,24 +572,24 @@ def phase_table_low_block(re, im, index, table, M, rx, L, uniform=-1.0, transpos
     for k in range(table.shape[0]):
         phases[k, 0] = scale * table[k, 0]
         phases[k, 1] = scale * table[k, 1]
-    for c in prange(re.shape[0] >> L):
+    for c in prange(index.shape[0] >> L):
         re2 = np.empty(_transposed_size(size), dtype=re.dtype)
         im2 = np.empty(_transposed_size(size), dtype=re.dtype)
         tr = np.empty(size, dtype=re.dtype)
         ti = np.empty(size, dtype=re.dtype)
-        base = c << L
+        base = c * pitch
         r = re[base:base + size]
         i = im[base:base + size]
-        iv = index[base:base + size]
+        iv = index[c << L:(c << L) + size]
         if flip:  # position b * rows + g of the chunk holds logical g * width + b
             width = 1 << ROW_BITS
             rows = size >> ROW_BITS
-            pitch = rows + PAD
+            tile_pitch = rows + PAD
             for b in range(width):
                 rb = r[b * rows:(b + 1) * rows]
                 ib = i[b * rows:(b + 1) * rows]
-                db_r = re2[b * pitch:b * pitch + rows]
-                db_i = im2[b * pitch:b * pitch + rows]
+                db_r = re2[b * tile_pitch:b * tile_pitch + rows]
+                db_i = im2[b * tile_pitch:b * tile_pitch + rows]
                 for g in range(rows):
                     db_r[g], db_i[g] = _table_phase(phases, iv[g * width + b], uniform, rb, ib, g)
         else:
@@ -641,7 +664,7 @@ def _low_phases(h, J, L, flip, scale, pr, pi):
 
 
 @parallel_kernel(fastmath=True)
-def phase_ising_low_block(re, im, h, J, M, rx, L, uniform=-1.0, transposed=False):
+def phase_ising_low_block(re, im, h, J, M, rx, L, pitch, uniform=-1.0, transposed=False):
     """As :func:`phase_table_low_block` with the phase ``exp(-i D(z))`` of an Ising diagonal
     whose coefficients include the angle (non-integer costs: gamma times the diagonal;
     multi-angle QAOA: one angle per term), without a sine or cosine per amplitude. Within a
@@ -663,7 +686,7 @@ def phase_ising_low_block(re, im, h, J, M, rx, L, uniform=-1.0, transposed=False
     pr = np.empty(size, dtype=np.float64)  # exp(-i low) in the chunk's position order, times
     pi = np.empty(size, dtype=np.float64)  # the tangent form's factor (see pass_form)
     _low_phases(h, J, L, flip, scale, pr, pi)
-    for c in prange(re.shape[0] >> L):
+    for c in prange(1 << (n - L)):
         field = np.empty(L, dtype=np.float64)
         rows = np.empty((row_count, 2), dtype=np.float64)
         cols = np.empty((width, 2), dtype=np.float64)
@@ -681,7 +704,7 @@ def phase_ising_low_block(re, im, h, J, M, rx, L, uniform=-1.0, transposed=False
             linear += field[q]
         _field_phases(field, 0, width_bits, L, flip, 0.0, cols)
         _field_phases(field, width_bits, L - width_bits, L, flip, e + linear, rows)
-        base = c << L
+        base = c * pitch
         r = re[base:base + size]
         i = im[base:base + size]
         for row in range(row_count):
@@ -713,12 +736,12 @@ def phase_ising_low_block(re, im, h, J, M, rx, L, uniform=-1.0, transposed=False
 
 
 @njit(cache=True, inline="always")
-def _copy_rows(src_re, src_im, dst_re, dst_im, src_base, src_bits, m, run, dst_base=0, dst_bits=-1, scale=1.0):
-    """Copy m rows of ``run`` amplitudes, times ``scale``: row k from ``src_base + (k <<
-    src_bits)`` to ``dst_base + (k << dst_bits)`` (``dst_bits = -1``: rows packed, ``k * run``)."""
+def _copy_rows(src_re, src_im, dst_re, dst_im, src_base, src_pitch, m, run, dst_base, dst_pitch, scale=1.0):
+    """Copy m rows of ``run`` amplitudes, times ``scale``: row k from ``src_base + k
+    src_pitch`` to ``dst_base + k dst_pitch``."""
     for k in range(m):
-        a = src_base + (k << src_bits)
-        b = dst_base + (k * run if dst_bits < 0 else k << dst_bits)
+        a = src_base + k * src_pitch
+        b = dst_base + k * dst_pitch
         sr = src_re[a:a + run]
         si = src_im[a:a + run]
         dr = dst_re[b:b + run]
@@ -743,20 +766,22 @@ def _tile_expectation(tr, ti, eindex, evalues, base, first, m, run):
 
 
 @parallel_kernel(fastmath=True)
-def high_block(re, im, M, rx, first, count, run_bits, eindex, evalues):
-    """Gates M[first:first+count] on qubits first.. in one memory pass, tile by tile: a tile
-    is all 2^count values of those bits x a run of 2^run_bits contiguous amplitudes, copied
-    row by row into tile buffers (plain contiguous copies: the rows of the state are 2^first
-    amplitudes apart, a power of two, and worked on in place they would share a few cache
-    sets), processed there and copied back. With ``evalues`` non-empty (the last pass of an
+def high_block(re, im, M, rx, first, count, run_bits, L, pitch, eindex, evalues):
+    """Gates M[first:first+count] on qubits first.. (first >= L) in one memory pass, tile by
+    tile: a tile is all 2^count values of those bits x a run of 2^run_bits contiguous
+    amplitudes, copied row by row into tile buffers (plain contiguous copies: the rows of the
+    state are 2^(first - L) chunks apart, and worked on in place they would share a few cache
+    sets), processed there and copied back. The state's chunks of 2^L values are ``pitch``
+    apart (see :data:`CHUNK_PAD_BYTES`). With ``evalues`` non-empty (the last pass of an
     evaluation) it also returns ``sum_z |psi_z|^2 evalues[eindex_z]`` of the result, from the
     tile while it is in cache: the expectation needs no pass of its own (0.0 otherwise)."""
-    run_bits = min(run_bits, first)
+    run_bits = min(run_bits, L)
     run = 1 << run_bits
     runs_per_stride = (1 << first) >> run_bits
     m = 1 << count
     size = m * run
-    tiles = re.shape[0] // size
+    tiles = (1 << M.shape[0]) // size
+    row_pitch = (1 << (first - L)) * pitch  # between a tile's rows in the state
     expect = evalues.shape[0] > 0
     form, scale = pass_form(M, first, count, rx)
     total = 0.0  # a reduction (an array of per-tile sums cost ~0.2 ms per call: measured)
@@ -766,9 +791,10 @@ def high_block(re, im, M, rx, first, count, run_bits, eindex, evalues):
         base = (outer << (first + count)) + low_part
         tr = np.empty(size, dtype=re.dtype)
         ti = np.empty(size, dtype=re.dtype)
-        _copy_rows(re, im, tr, ti, base, first, m, run, 0, -1, scale)
+        at = _position(base, L, pitch)
+        _copy_rows(re, im, tr, ti, at, row_pitch, m, run, 0, run, scale)
         _gates(tr, ti, size, run_bits, run_bits + count, M, first, form)
-        _copy_rows(tr, ti, re, im, 0, run_bits, m, run, base, first)
+        _copy_rows(tr, ti, re, im, 0, run, m, run, at, row_pitch)
         total += _tile_expectation(tr, ti, eindex, evalues, base, first, m if expect else 0, run)
     return total
 
@@ -777,10 +803,12 @@ NO_VALUES = np.empty(0)
 NO_INDEX = np.empty(0, dtype=np.uint16)
 
 
-def high_blocks(re: np.ndarray, im: np.ndarray, M: np.ndarray, rx: bool, low_bits: int, high_bits: int = HIGH_BITS,
-                eindex: np.ndarray = NO_INDEX, evalues: np.ndarray = NO_VALUES, serial: bool = False) -> float:
+def high_blocks(re: np.ndarray, im: np.ndarray, M: np.ndarray, rx: bool, low_bits: int, pitch: int,
+                high_bits: int = HIGH_BITS, eindex: np.ndarray = NO_INDEX, evalues: np.ndarray = NO_VALUES,
+                serial: bool = False) -> float:
     """Gates ``M[q]`` on every qubit ``q >= low_bits`` (the low block is fused with the phase
-    pass), ``high_bits`` qubits per memory pass; returns the fused expectation of the last pass
+    pass; chunks of 2^low_bits values ``pitch`` apart), ``high_bits`` qubits per memory pass;
+    returns the fused expectation of the last pass
     (see :func:`high_block`; 0.0 when ``evalues`` is empty or there is no high pass).
     ``serial``: use the serial twin of :func:`high_block`."""
     block = SERIAL.high_block if serial else high_block
@@ -790,7 +818,7 @@ def high_blocks(re: np.ndarray, im: np.ndarray, M: np.ndarray, rx: bool, low_bit
     while first < n:
         count = min(high_bits, n - first)
         last = first + count >= n
-        total = block(re, im, M, rx, first, count, RUN_BITS, eindex if last else NO_INDEX,
+        total = block(re, im, M, rx, first, count, RUN_BITS, low_bits, pitch, eindex if last else NO_INDEX,
                       evalues if last else NO_VALUES)
         first += count
     return total
@@ -798,23 +826,35 @@ def high_blocks(re: np.ndarray, im: np.ndarray, M: np.ndarray, rx: bool, low_bit
 
 # --------------------------------------------------------------------------------------------
 # Reductions (on real and imaginary parts: the QAOA state's arrays, or a complex vector's
-# .real/.imag views)
+# .real/.imag views), chunk by chunk: chunks of 2^L amplitudes ``pitch`` apart in re, im (the
+# padded QAOA layout, see CHUNK_PAD_BYTES; pitch = 2^L for a vector without padding), 2^L apart
+# in the logical vectors (index, diagonal, out).
 # --------------------------------------------------------------------------------------------
 @parallel_kernel()
-def expect_table(re, im, index, values):
+def expect_table(re, im, index, values, L, pitch):
     """sum_z |psi_z|^2 values[index_z]."""
+    size = 1 << L
     total = 0.0
-    for i in prange(re.shape[0]):
-        total += (re[i] * re[i] + im[i] * im[i]) * values[index[i]]
+    for c in prange(index.shape[0] >> L):
+        r = re[c * pitch:c * pitch + size]
+        i = im[c * pitch:c * pitch + size]
+        iv = index[c << L:(c << L) + size]
+        for k in range(size):
+            total += (r[k] * r[k] + i[k] * i[k]) * values[iv[k]]
     return total
 
 
 @parallel_kernel()
-def expect_dense(re, im, diagonal):
+def expect_dense(re, im, diagonal, L, pitch):
     """sum_z |psi_z|^2 D(z)."""
+    size = 1 << L
     total = 0.0
-    for i in prange(re.shape[0]):
-        total += (re[i] * re[i] + im[i] * im[i]) * diagonal[i]
+    for c in prange(diagonal.shape[0] >> L):
+        r = re[c * pitch:c * pitch + size]
+        i = im[c * pitch:c * pitch + size]
+        d = diagonal[c << L:(c << L) + size]
+        for k in range(size):
+            total += (r[k] * r[k] + i[k] * i[k]) * d[k]
     return total
 
 
@@ -854,18 +894,29 @@ def cvar_ascending(levels, unit, constant, masses, alpha):
 
 
 @njit(cache=True)
-def level_probabilities(re, im, index, out):
+def level_probabilities(re, im, index, out, L, pitch):
     """Probability of each distinct cost value (a histogram of |psi|^2 over ``index``) into
     ``out``, one entry per value (a caller's buffer: a float cost has about 2^n values)."""
+    size = 1 << L
     out[:] = 0.0
-    for i in range(re.shape[0]):
-        out[index[i]] += re[i] * re[i] + im[i] * im[i]
+    for c in range(index.shape[0] >> L):
+        r = re[c * pitch:c * pitch + size]
+        i = im[c * pitch:c * pitch + size]
+        iv = index[c << L:(c << L) + size]
+        for k in range(size):
+            out[iv[k]] += r[k] * r[k] + i[k] * i[k]
 
 
 @parallel_kernel()
-def probabilities_into(re, im, out):
-    for i in prange(re.shape[0]):
-        out[i] = re[i] * re[i] + im[i] * im[i]
+def probabilities_into(re, im, out, L, pitch):
+    """``out[z] = |psi_z|^2``."""
+    size = 1 << L
+    for c in prange(out.shape[0] >> L):
+        r = re[c * pitch:c * pitch + size]
+        i = im[c * pitch:c * pitch + size]
+        o = out[c << L:(c << L) + size]
+        for k in range(size):
+            o[k] = r[k] * r[k] + i[k] * i[k]
 
 
 # --------------------------------------------------------------------------------------------
