@@ -481,23 +481,55 @@ def _row_gates(re2, im2, rows, M, form):
         p += 1
 
 
-#: Rows moved together by :func:`_transpose`: a block of this many source rows stays in L1
-#: while its columns are written (measured, one thread, 256 x 64 tile in L2: 1.31 -> 0.79-0.84
-#: ns per amplitude for the forward transpose, 0.79 -> 0.60 back).
-TRANSPOSE_BLOCK = 8
+@intrinsic
+def _transpose4(typingctx, src, src_at, src_pitch, dst, dst_at, dst_pitch):
+    """The 4 x 4 block of ``src`` at ``src_at`` (rows ``src_pitch`` apart) written transposed to
+    ``dst`` at ``dst_at`` (rows ``dst_pitch`` apart): four vector loads, eight shuffles, four
+    vector stores. Written in LLVM IR because numba's scalar loops compile to one load and one
+    store per value (LLVM does not vectorise them: it cannot tell the arrays apart)."""
+    def codegen(context, builder, signature, args):
+        source = context.make_array(signature.args[0])(context, builder, args[0])
+        target = context.make_array(signature.args[3])(context, builder, args[3])
+        vector = ir.VectorType(context.get_data_type(signature.args[0].dtype), 4).as_pointer()
+
+        def row(array, at, pitch, k):
+            index = builder.add(at, builder.mul(pitch, ir.Constant(pitch.type, k)))
+            return builder.bitcast(builder.gep(array.data, [index]), vector)
+
+        def shuffle(a, b, mask):
+            return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 4), mask))
+
+        alignment = source.data.type.pointee.get_abi_alignment(context.target_data)  # of one value
+        a = [builder.load(row(source, args[1], args[2], k), align=alignment) for k in range(4)]
+        even = shuffle(a[0], a[1], [0, 4, 2, 6]), shuffle(a[2], a[3], [0, 4, 2, 6])  # a00 a10 a02 a12 ...
+        odd = shuffle(a[0], a[1], [1, 5, 3, 7]), shuffle(a[2], a[3], [1, 5, 3, 7])  # a01 a11 a03 a13 ...
+        columns = (shuffle(*even, [0, 1, 4, 5]), shuffle(*odd, [0, 1, 4, 5]),
+                   shuffle(*even, [2, 3, 6, 7]), shuffle(*odd, [2, 3, 6, 7]))
+        for k, column in enumerate(columns):
+            builder.store(column, row(target, args[4], args[5], k), align=alignment)
+        return context.get_dummy_value()
+    return numba_types.void(src, numba_types.intp, numba_types.intp, dst, numba_types.intp, numba_types.intp), codegen
 
 
 @njit(cache=True, inline="always")
 def _transpose(src_re, src_im, dst_re, dst_im, count, length, src_pitch, dst_pitch):
-    """``dst[c * dst_pitch + r] = src[r * src_pitch + c]`` for rows r < ``count`` (a multiple
-    of :data:`TRANSPOSE_BLOCK`) and columns c < ``length``, a block of source rows at a time."""
-    for r0 in range(0, count, TRANSPOSE_BLOCK):
-        for c in range(length):
-            dr = dst_re[c * dst_pitch + r0:c * dst_pitch + r0 + TRANSPOSE_BLOCK]
-            di = dst_im[c * dst_pitch + r0:c * dst_pitch + r0 + TRANSPOSE_BLOCK]
-            for r in range(TRANSPOSE_BLOCK):
-                dr[r] = src_re[(r0 + r) * src_pitch + c]
-                di[r] = src_im[(r0 + r) * src_pitch + c]
+    """``dst[c * dst_pitch + r] = src[r * src_pitch + c]`` for rows r < ``count`` and columns
+    c < ``length`` (multiples of 8 and 4), in 4 x 4 blocks (:func:`_transpose4`), two blocks
+    along the longer side per step and the shorter side inner. Measured here (one thread, tile
+    in L1/L2): 256 x 64 forward 0.84 -> 0.33 ns per amplitude, back 0.60 -> 0.30, against one
+    value at a time; the other loop order took 0.62 back."""
+    if count >= length:
+        for r0 in range(0, count, 8):
+            for c0 in range(0, length, 4):
+                for r in range(r0, r0 + 8, 4):
+                    _transpose4(src_re, r * src_pitch + c0, src_pitch, dst_re, c0 * dst_pitch + r, dst_pitch)
+                    _transpose4(src_im, r * src_pitch + c0, src_pitch, dst_im, c0 * dst_pitch + r, dst_pitch)
+    else:
+        for c0 in range(0, length, 8):
+            for r0 in range(0, count, 4):
+                for c in range(c0, c0 + 8, 4):
+                    _transpose4(src_re, r0 * src_pitch + c, src_pitch, dst_re, c * dst_pitch + r0, dst_pitch)
+                    _transpose4(src_im, r0 * src_pitch + c, src_pitch, dst_im, c * dst_pitch + r0, dst_pitch)
 
 
 @njit(cache=True, inline="always")
