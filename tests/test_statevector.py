@@ -152,6 +152,23 @@ def test_large_block_with_a_high_pass_matches_aer(variant, reps):
     assert [automatic.block_bits(n) for n in (10, 16, 21, 22, 26)] == [12, 12, 12, 14, 14]
 
 
+@pytest.mark.parametrize(("n", "variant"), [(16, "standard"), (17, "multi_angle"), (17, "warm_start")])
+def test_high_pass_moving_tiles_with_gates_matches_aer(n, variant):
+    """A high pass of 4 or 5 RX gates takes its first two gates on the way into the tile and
+    its last two on the way out (sv_kernels.high_block, _rx4_move); warm-start mixers (general
+    2x2) and the pass that also takes the expectation copy plainly. Energy and every
+    probability as Aer's."""
+    qubo = random_qubo(n, 4, integer=variant != "multi_angle")
+    cost = DiagonalCost(qubo, scale=normalisation(qubo))
+    layout = layout_for(cost, variant, reps=2)
+    x = np.random.default_rng(8).uniform(0, np.pi, layout.num_parameters)
+    probabilities = aer_probabilities(layout.circuit, x)
+    engine = StatevectorBackend(StatevectorParams(block_qubits=12))
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+
+
 @pytest.mark.parametrize("precision", ["double", "single"])
 def test_padded_chunks_never_reach_a_result(precision):
     """A QAOA state's chunks are one cache line apart (sv_kernels.CHUNK_PAD_BYTES): with NaN in
