@@ -12,7 +12,8 @@ Parts (same instances, parameters and machine for every engine; ratios per row):
    runs per side, the sides alternating, and both final objectives;
 3. achieved memory bandwidth of one evaluation vs the copy bandwidth, measured in alternation,
    with the evaluation's two floors: its bytes at copy speed and its butterfly arithmetic at
-   the in-cache rate measured in the same rounds;
+   the in-cache rate measured in the same rounds; and vs an in-place pass's bandwidth (how the
+   engine's passes access memory) with the two-ceiling roofline fraction;
 4. peak memory (growth of the peak RSS, VmHWM, of a fresh subprocess) of prepare + energy + sampling at the
    largest n vs the 16 bytes x 2^n of the state;
 5. one p = 3 energy at the two largest n by kind of cost, the engine's two phase paths: the
@@ -47,7 +48,7 @@ from numba import njit, prange  # noqa: E402
 
 from qbench.ansatz import qaoa_layout  # noqa: E402
 from qbench.backends.aer import AerBackend  # noqa: E402
-from qbench.backends.statevector import StatevectorBackend  # noqa: E402
+from qbench.backends.statevector import PART_OFFSET, StatevectorBackend  # noqa: E402
 from qbench.backends.sv_kernels import ROW_BITS, TAN, _gates  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
 from qbench.qubo import Qubo  # noqa: E402
@@ -256,13 +257,21 @@ def part_bandwidth(n, p=3, rounds=11):
     # the butterflies' rate with tiles in L1 (2^10 amplitudes, 16 KiB) and as the engine's low
     # pass holds them (2^block, in L2): the faster prices the arithmetic
     sweeps = [ButterflySweep(bits, engine.threads) for bits in (10, engine.block_bits(n))]
-    evaluation, numpy_copy, threads_copy, gate_rate = [], [], [], []
+    # an in-place pass over a state laid out as the engine's (real and imaginary parts), chunk
+    # by chunk: the access pattern of the engine's passes, which write where they read (a copy's
+    # writes go to lines not in cache, which the core first reads: 3 transfers per 2 counted)
+    parts = np.ones(2 * 2**n + PART_OFFSET)
+    part_re, part_im = parts[:2**n], parts[2**n + PART_OFFSET:]
+    scale_in_place(part_re, part_im, engine.block_bits(n), 1.0)
+    evaluation, numpy_copy, threads_copy, in_place, gate_rate = [], [], [], [], []
     for _ in range(rounds):
         evaluation.append(timed(lambda: engine.cost(prepared, cost, x), 1)[0])
         numpy_copy.append(timed(lambda: np.copyto(b, a), 1)[0])
         threads_copy.append(timed(lambda: parallel_copy(a, b), 1)[0])
+        in_place.append(timed(lambda: scale_in_place(part_re, part_im, engine.block_bits(n), 1.0), 1)[0])
         gate_rate.append(min(sweep.seconds_per_amplitude_gate() for sweep in sweeps))
     copied = 2 * a.nbytes  # read + write
+    in_place_s = [t * moved / copied for t in in_place]  # the evaluation's bytes at in-place speed
     # The roofline of each round is the faster of numpy's copy (one thread) and a copy on all
     # the engine's threads.
     copy_s = [min(c1, c2) * moved / copied for c1, c2 in zip(numpy_copy, threads_copy)]
@@ -279,6 +288,11 @@ def part_bandwidth(n, p=3, rounds=11):
             "memory_floor_s": float(np.median(copy_s)), "arithmetic_floor_s": float(np.median(arithmetic_s)),
             "floors_over_evaluation": float(np.median([(c + g) / e for c, g, e in zip(copy_s, arithmetic_s, evaluation)])),
             "gate_ns_per_amplitude": 1e9 * float(np.median(gate_rate)),
+            "in_place_GBps": copied / float(np.median(in_place)) / 1e9,
+            "in_place_fraction": float(np.median([c / e for c, e in zip(in_place_s, evaluation)])),
+            "memory_floor_in_place_s": float(np.median(in_place_s)),
+            # the two-ceiling roofline: the larger floor (bytes at in-place speed, butterflies)
+            "two_ceiling_fraction": float(np.median([max(c, g) / e for c, g, e in zip(in_place_s, arithmetic_s, evaluation)])),
             "index_bytes": index_bytes, "threads": engine.threads}
 
 
@@ -318,6 +332,20 @@ def butterfly_sweeps(rows, bits, repeats, workers):
             _gates(tile_re, tile_im, size, ROW_BITS, bits, rows, 0, TAN)
         total += tile_re[0]
     return total
+
+
+@njit(parallel=True, cache=True)
+def scale_in_place(re, im, bits, factor):
+    """``re, im *= factor`` chunk by chunk (2^bits values) on numba's threads: a read-modify-
+    write pass with the engine's layout and access pattern (``factor`` a run-time value, so
+    that the pass is not folded away)."""
+    size = 1 << bits
+    for c in prange(re.shape[0] >> bits):
+        r = re[c * size:(c + 1) * size]
+        i = im[c * size:(c + 1) * size]
+        for k in range(size):
+            r[k] = factor * r[k]
+            i[k] = factor * i[k]
 
 
 @njit(parallel=True, cache=True)
@@ -423,6 +451,13 @@ def table(results) -> str:
                       f"Floors summed = {100 * b['floors_over_evaluation']:.0f}% of the evaluation (median of the "
                       f"rounds): 50% of copy bandwidth needs the evaluation within 2x its memory floor, i.e. its "
                       f"arithmetic (butterflies, phase, transposes, tile copies) hidden under memory time.", ""]
+        if "in_place_GBps" in b:
+            lines += [f"Against an in-place pass (read-modify-write of the engine's real and imaginary parts, chunk "
+                      f"by chunk, as the engine's passes access memory; a copy's writes first read their lines): "
+                      f"{b['in_place_GBps']:.1f} GB/s, the evaluation's bytes in {b['memory_floor_in_place_s']:.3f} s = "
+                      f"{100 * b['in_place_fraction']:.0f}% of in-place bandwidth. Two-ceiling roofline (the larger "
+                      f"of that memory floor and the butterflies' floor, over the evaluation): "
+                      f"{100 * b['two_ceiling_fraction']:.0f}%.", ""]
     if "memory" in results:
         m = results["memory"]
         lines += [f"### 4. Peak memory (n={m['n']})", "",
