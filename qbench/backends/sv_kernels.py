@@ -464,6 +464,26 @@ def _gates(re, im, size, low, high, M, first, form):
             j += 1
 
 
+@njit(cache=True, inline="always")
+def _gates_into(re, im, size, low, high, M, first, form, out_re, out_im):
+    """:func:`_gates`, the result written to the same positions of ``out_re, out_im``: an even
+    number of RX gates ends with a radix-4 sweep that writes there (:func:`_rx4_move`), others
+    are followed by a copy."""
+    if form != GENERAL and high - low >= 2 and (high - low) % 2 == 0:
+        _gates(re, im, size, low, high - 2, M, first, form)
+        j = high - 2
+        step = 1 << j
+        c1, s1, c2, s2 = _quad_coefficients(M[first + j - low], M[first + j + 1 - low], form, 1.0)
+        for start in range(0, size, 4 * step):
+            _rx4_move(re, im, start, start + step, start + 2 * step, start + 3 * step, out_re, out_im, start,
+                      start + step, start + 2 * step, start + 3 * step, step, c1, s1, c2, s2)
+        return
+    _gates(re, im, size, low, high, M, first, form)
+    for k in range(size):
+        out_re[k] = re[k]
+        out_im[k] = im[k]
+
+
 #: Row pitch padding (amplitudes) of a transposed chunk: rows a power of two apart would share
 #: the same few L1 sets (measured: a 256 x 64 transpose ran 4x slower than 64 x 64).
 PAD = 8
@@ -496,14 +516,14 @@ def _padded(m, L):
 
 
 @njit(cache=True, inline="always")
-def _row_gates(re2, im2, rows, M, form):
-    """Gates M[0:ROW_BITS] on a padded transposed tile (row b holds the amplitudes whose low
+def _row_gates(re2, im2, rows, M, form, stop=ROW_BITS):
+    """Gates M[0:stop] on a padded transposed tile (row b holds the amplitudes whose low
     ROW_BITS bits are b: gate p pairs rows b and b + 2^p; RX gates two at a time)."""
     width = 1 << ROW_BITS
     pitch = rows + PAD
     p = 0
-    while p < ROW_BITS:
-        if form != GENERAL and p + 1 < ROW_BITS:
+    while p < stop:
+        if form != GENERAL and p + 1 < stop:
             for b in range(width):
                 if (b >> p) & 3 == 0:
                     _quad(re2, im2, b * pitch, (b + (1 << p)) * pitch, (b + (2 << p)) * pitch,
@@ -514,6 +534,34 @@ def _row_gates(re2, im2, rows, M, form):
             if (b >> p) & 1 == 0:
                 _pair(re2, im2, b * pitch, (b + (1 << p)) * pitch, rows, M[p], form)
         p += 1
+
+
+@njit(cache=True, inline="always")
+def _row_gates_into(re2, im2, rows, M, form, out_re, out_im):
+    """:func:`_row_gates`, row b written to ``out_re, out_im`` from ``b * rows`` (unpadded): RX
+    gates end with a radix-4 sweep that writes there (:func:`_rx4_move`; ROW_BITS is even),
+    general ones are followed by a copy."""
+    width = 1 << ROW_BITS
+    pitch = rows + PAD
+    if form != GENERAL:
+        p = ROW_BITS - 2
+        _row_gates(re2, im2, rows, M, form, p)
+        c1, s1, c2, s2 = _quad_coefficients(M[p], M[p + 1], form, 1.0)
+        for b in range(width):
+            if (b >> p) & 3 == 0:
+                _rx4_move(re2, im2, b * pitch, (b + (1 << p)) * pitch, (b + (2 << p)) * pitch, (b + (3 << p)) * pitch,
+                          out_re, out_im, b * rows, (b + (1 << p)) * rows, (b + (2 << p)) * rows,
+                          (b + (3 << p)) * rows, rows, c1, s1, c2, s2)
+        return
+    _row_gates(re2, im2, rows, M, form)
+    for b in range(width):
+        r2 = re2[b * pitch:b * pitch + rows]
+        i2 = im2[b * pitch:b * pitch + rows]
+        o_r = out_re[b * rows:(b + 1) * rows]
+        o_i = out_im[b * rows:(b + 1) * rows]
+        for g in range(rows):
+            o_r[g] = r2[g]
+            o_i[g] = i2[g]
 
 
 @intrinsic
@@ -585,10 +633,7 @@ def _low_gates(re, im, L, M, form, re2, im2, out_re, out_im, transposed):
     Chunks smaller than 2^(2 ROW_BITS) use short rows and are never transposed."""
     size = 1 << L
     if not transposes(L):
-        _gates(re, im, size, 0, L, M, 0, form)
-        for k in range(size):
-            out_re[k] = re[k]
-            out_im[k] = im[k]
+        _gates_into(re, im, size, 0, L, M, 0, form, out_re, out_im)
         return
     width = 1 << ROW_BITS
     rows = size >> ROW_BITS
@@ -596,22 +641,11 @@ def _low_gates(re, im, L, M, form, re2, im2, out_re, out_im, transposed):
     if not transposed:
         _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, form)
         _transpose(re, im, re2, im2, rows, width, width, pitch)  # element g * width + b to row b, column g
-        _row_gates(re2, im2, rows, M, form)
-        for b in range(width):  # out transposed: row b to positions b * rows ..
-            r2 = re2[b * pitch:b * pitch + rows]
-            i2 = im2[b * pitch:b * pitch + rows]
-            o_r = out_re[b * rows:(b + 1) * rows]
-            o_i = out_im[b * rows:(b + 1) * rows]
-            for g in range(rows):
-                o_r[g] = r2[g]
-                o_i[g] = i2[g]
+        _row_gates_into(re2, im2, rows, M, form, out_re, out_im)  # out transposed: row b to b * rows ..
         return
     _row_gates(re2, im2, rows, M, form)
     _transpose(re2, im2, re, im, width, rows, pitch, width)  # back: row b, column g to element g * width + b
-    _gates(re, im, size, ROW_BITS, L, M, ROW_BITS, form)
-    for k in range(size):
-        out_re[k] = re[k]
-        out_im[k] = im[k]
+    _gates_into(re, im, size, ROW_BITS, L, M, ROW_BITS, form, out_re, out_im)
 
 
 @njit(cache=True, inline="always")
