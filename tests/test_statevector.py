@@ -47,6 +47,14 @@ def layout_for(cost, variant, reps=2):
     return qaoa_layout(cost.circuit_hamiltonian, reps, multi_angle=variant == "multi_angle", warm_angles=warm)
 
 
+def assert_matches_aer_state(engine, layout, cost, qubo, x):
+    """The engine's energy and every probability of its state at ``x`` as Aer's."""
+    probabilities = aer_probabilities(layout.circuit, x)
+    prepared = engine.prepare(layout.circuit, structure=layout)
+    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+
+
 @pytest.mark.parametrize("integer", [True, False], ids=["integer", "float"])
 @pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
 def test_qaoa_energies_match_aer(variant, integer):
@@ -124,13 +132,7 @@ def test_cache_tile_layout_matches_aer_state(variant, block, reps):
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, variant, reps=reps)
     x = np.random.default_rng(5).uniform(0, np.pi, layout.num_parameters)
-    probabilities = aer_probabilities(layout.circuit, x)
-    expected = float(probabilities @ qubo.all_energies())
-    engine = StatevectorBackend(StatevectorParams(block_qubits=block))
-    prepared = engine.prepare(layout.circuit, structure=layout)
-    value = engine.cost(prepared, cost, x)[0]
-    assert value == pytest.approx(expected, abs=1e-9)
-    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+    assert_matches_aer_state(StatevectorBackend(StatevectorParams(block_qubits=block)), layout, cost, qubo, x)
 
 
 @pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle"])
@@ -143,11 +145,7 @@ def test_large_block_with_a_high_pass_matches_aer(variant, reps):
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, "multi_angle" if variant == "multi_angle" else "standard", reps=reps)
     x = np.random.default_rng(2).uniform(0, np.pi, layout.num_parameters)
-    probabilities = aer_probabilities(layout.circuit, x)
-    engine = StatevectorBackend(StatevectorParams(block_qubits=14))
-    prepared = engine.prepare(layout.circuit, structure=layout)
-    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
-    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+    assert_matches_aer_state(StatevectorBackend(StatevectorParams(block_qubits=14)), layout, cost, qubo, x)
     automatic = StatevectorBackend()
     assert [automatic.block_bits(n) for n in (10, 16, 21, 22, 26)] == [12, 12, 12, 14, 14]
 
@@ -162,11 +160,7 @@ def test_high_pass_moving_tiles_with_gates_matches_aer(n, variant):
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, variant, reps=2)
     x = np.random.default_rng(8).uniform(0, np.pi, layout.num_parameters)
-    probabilities = aer_probabilities(layout.circuit, x)
-    engine = StatevectorBackend(StatevectorParams(block_qubits=12))
-    prepared = engine.prepare(layout.circuit, structure=layout)
-    assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
-    assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
+    assert_matches_aer_state(StatevectorBackend(StatevectorParams(block_qubits=12)), layout, cost, qubo, x)
 
 
 @pytest.mark.parametrize("precision", ["double", "single"])
