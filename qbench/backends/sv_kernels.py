@@ -423,28 +423,19 @@ def _pair(re, im, a, b, count, m, form):
 
 
 @njit(cache=True, inline="always")
-def _quad(re, im, a, b, c, d, count, m1, m2, form):
-    """RX gates m1 on (a, b), (c, d) and m2 on (a, c), (b, d) in one sweep (RX or tangent form).
-    Each form calls the sweep with its own coefficients, so that the tangent form's literal 1.0
-    reaches the loop and folds away (one multiply-add per value and gate): choosing the
-    coefficients first and calling once left a run-time 1.0 there (measured, gates on bits
-    6-13 of a 2^14 tile: 0.157 against 0.132 ns per amplitude and gate)."""
+def _quad_coefficients(m1, m2, form, scale):
+    """(c1, s1, c2, s2) of :func:`_rx4_rows` for RX gates m1, m2 in the pass's form (RX or
+    tangent), the first gate's multiplied by ``scale``."""
     if form == TAN:
-        _rx4_rows(re, im, a, b, c, d, count, 1.0, -m1[3] / m1[0], 1.0, -m2[3] / m2[0])
-    else:
-        _rx4_rows(re, im, a, b, c, d, count, m1[0], -m1[3], m2[0], -m2[3])
+        return scale, -scale * m1[3] / m1[0], 1.0, -m2[3] / m2[0]
+    return scale * m1[0], -scale * m1[3], m2[0], -m2[3]
 
 
 @njit(cache=True, inline="always")
-def _quad_move(re, im, a, b, c, d, out_re, out_im, oa, ob, oc, od, count, m1, m2, form, scale):
-    """:func:`_quad` from rows a, b, c, d to rows oa, ob, oc, od of other arrays
-    (:func:`_rx4_move`), the input multiplied by ``scale`` (the tangent form's factor when the
-    sweep is a pass's first)."""
-    if form == TAN:
-        c1, s1, c2, s2 = scale, -scale * m1[3] / m1[0], 1.0, -m2[3] / m2[0]
-    else:
-        c1, s1, c2, s2 = scale * m1[0], -scale * m1[3], m2[0], -m2[3]
-    _rx4_move(re, im, a, b, c, d, out_re, out_im, oa, ob, oc, od, count, c1, s1, c2, s2)
+def _quad(re, im, a, b, c, d, count, m1, m2, form):
+    """RX gates m1 on (a, b), (c, d) and m2 on (a, c), (b, d) in one sweep (RX or tangent form)."""
+    c1, s1, c2, s2 = _quad_coefficients(m1, m2, form, 1.0)
+    _rx4_rows(re, im, a, b, c, d, count, c1, s1, c2, s2)
 
 
 @njit(cache=True, inline="always")
@@ -482,10 +473,10 @@ def _gates_into(re, im, size, low, high, M, first, form, out_re, out_im):
         _gates(re, im, size, low, high - 2, M, first, form)
         j = high - 2
         step = 1 << j
+        c1, s1, c2, s2 = _quad_coefficients(M[first + j - low], M[first + j + 1 - low], form, 1.0)
         for start in range(0, size, 4 * step):
-            _quad_move(re, im, start, start + step, start + 2 * step, start + 3 * step, out_re, out_im, start,
-                       start + step, start + 2 * step, start + 3 * step, step, M[first + j - low],
-                       M[first + j + 1 - low], form, 1.0)
+            _rx4_move(re, im, start, start + step, start + 2 * step, start + 3 * step, out_re, out_im, start,
+                      start + step, start + 2 * step, start + 3 * step, step, c1, s1, c2, s2)
         return
     _gates(re, im, size, low, high, M, first, form)
     for k in range(size):
@@ -555,11 +546,12 @@ def _row_gates_into(re2, im2, rows, M, form, out_re, out_im):
     if form != GENERAL:
         p = ROW_BITS - 2
         _row_gates(re2, im2, rows, M, form, p)
+        c1, s1, c2, s2 = _quad_coefficients(M[p], M[p + 1], form, 1.0)
         for b in range(width):
             if (b >> p) & 3 == 0:
-                _quad_move(re2, im2, b * pitch, (b + (1 << p)) * pitch, (b + (2 << p)) * pitch, (b + (3 << p)) * pitch,
-                           out_re, out_im, b * rows, (b + (1 << p)) * rows, (b + (2 << p)) * rows,
-                           (b + (3 << p)) * rows, rows, M[p], M[p + 1], form, 1.0)
+                _rx4_move(re2, im2, b * pitch, (b + (1 << p)) * pitch, (b + (2 << p)) * pitch, (b + (3 << p)) * pitch,
+                          out_re, out_im, b * rows, (b + (1 << p)) * rows, (b + (2 << p)) * rows,
+                          (b + (3 << p)) * rows, rows, c1, s1, c2, s2)
         return
     _row_gates(re2, im2, rows, M, form)
     for b in range(width):
@@ -945,20 +937,21 @@ def high_block(re, im, M, rx, first, count, run_bits, L, pitch, eindex, evalues)
         ti = np.empty(size, dtype=re.dtype)
         at = _position(base, L, pitch)
         if fused:  # the first two gates on the way in, the last two on the way out
+            c1, s1, c2, s2 = _quad_coefficients(M[first], M[first + 1], form, scale)
             for k in range(0, m, 4):
                 if k + PREFETCH_ROWS + 4 <= m:
                     for j in range(4):
                         _prefetch_row(re, im, at + (k + PREFETCH_ROWS + j) * row_pitch, run)
-                _quad_move(re, im, at + k * row_pitch, at + (k + 1) * row_pitch, at + (k + 2) * row_pitch,
-                           at + (k + 3) * row_pitch, tr, ti, k * run, (k + 1) * run, (k + 2) * run, (k + 3) * run,
-                           run, M[first], M[first + 1], form, scale)
+                _rx4_move(re, im, at + k * row_pitch, at + (k + 1) * row_pitch, at + (k + 2) * row_pitch,
+                          at + (k + 3) * row_pitch, tr, ti, k * run, (k + 1) * run, (k + 2) * run, (k + 3) * run,
+                          run, c1, s1, c2, s2)
             _gates(tr, ti, size, run_bits + 2, run_bits + count - 2, M, first + 2, form)
+            c1, s1, c2, s2 = _quad_coefficients(M[first + count - 2], M[first + count - 1], form, 1.0)
             q = m >> 2
-            last, after = M[first + count - 2], M[first + count - 1]
             for k in range(q):
-                _quad_move(tr, ti, k * run, (k + q) * run, (k + 2 * q) * run, (k + 3 * q) * run, re, im,
-                           at + k * row_pitch, at + (k + q) * row_pitch, at + (k + 2 * q) * row_pitch,
-                           at + (k + 3 * q) * row_pitch, run, last, after, form, 1.0)
+                _rx4_move(tr, ti, k * run, (k + q) * run, (k + 2 * q) * run, (k + 3 * q) * run, re, im,
+                          at + k * row_pitch, at + (k + q) * row_pitch, at + (k + 2 * q) * row_pitch,
+                          at + (k + 3 * q) * row_pitch, run, c1, s1, c2, s2)
         else:
             _copy_rows(re, im, tr, ti, at, row_pitch, m, run, 0, run, scale, PREFETCH_ROWS)
             _gates(tr, ti, size, run_bits, run_bits + count, M, first, form)
