@@ -473,6 +473,37 @@ def test_parallel_kernels_match_aer(monkeypatch, variant):
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
 
 
+def test_serial_and_parallel_passes_share_one_compilation(monkeypatch):
+    """The body of each pass (a chunk of the phase + low pass, a tile of the high pass) is one
+    function that the parallel kernels and their serial twins both call, compiled once for
+    both (it holds most of the kernels' compilation time): once the serial twins have run, the
+    parallel kernels on the same state add no signature to it (they would, e.g., with prange's
+    unsigned loop index passed on as is). Integer costs on 14 qubits take the table phase,
+    float costs the Ising phase; block 12 leaves a high pass."""
+    import qbench.backends.statevector as statevector
+
+    bodies = (kernels._phase_low_chunk, kernels._high_tile)
+
+    def evaluate():
+        for integer in (True, False):
+            qubo = random_qubo(14, 9, integer)
+            cost = DiagonalCost(qubo, scale=normalisation(qubo))
+            layout = layout_for(cost, "standard", reps=2)
+            engine = StatevectorBackend(StatevectorParams(block_qubits=12))
+            prepared = engine.prepare(layout.circuit, structure=layout)
+            engine.cost(prepared, cost, np.full(layout.num_parameters, 0.4))
+
+    assert statevector.kernels_for(1 << 14) is kernels.SERIAL
+    evaluate()
+    compiled = [set(body.signatures) for body in bodies]
+    monkeypatch.setattr(statevector, "SERIAL_BELOW", 0)
+    assert statevector.kernels_for(1 << 14) is kernels
+    evaluate()
+    assert kernels.phase_table_low_block.signatures and kernels.phase_ising_low_block.signatures
+    assert kernels.high_block.signatures
+    assert [set(body.signatures) for body in bodies] == compiled
+
+
 @pytest.mark.parametrize("beta", [0.3, -0.7, 1.3, 1.565, np.pi / 2 - 1e-12, np.pi / 2, 2.5])
 @pytest.mark.parametrize("n, block", [(14, 12), (16, 14)], ids=["table-phase", "ising-phase"])
 def test_mixer_forms_match_aer(beta, n, block):
