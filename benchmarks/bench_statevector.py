@@ -405,7 +405,9 @@ def part_memory(n):
 def energy_table(rows, title: str, kinds: bool) -> list[str]:
     lines = [title, ""]
     if kinds:
-        lines += [f"- {kind}: {text}" for kind, text in COST_KINDS.items() if any(r["kind"] == kind for r in rows)] + [""]
+        lines += [f"- {kind}: {text}" + ("; the rows of part 1 (the same instances and parameters)"
+                                         if any(r["kind"] == kind and r.get("measured_in") for r in rows) else "")
+                  for kind, text in COST_KINDS.items() if any(r["kind"] == kind for r in rows)] + [""]
     lines += ["| " + ("cost | " if kinds else "") + "n | p | ZZ terms | statevector (s) | Aer EstimatorV2 (s) | ratio | Aer statevector (s) | ratio | max abs diff |",
               "|---" * (10 if kinds else 9) + "|"]
     for r in rows:
@@ -417,6 +419,14 @@ def energy_table(rows, title: str, kinds: bool) -> list[str]:
         else:
             lines.append(f"{head}| {r['n']} | {r['p']} | {r['zz_terms']} | {r['statevector_s']:.3g} | - | - | - | - | - |")
     return lines + [""]
+
+
+def integer_rows(results, sizes) -> list:
+    """Part 5's integer rows when part 1 measured them in this run (the same instances, p = 3 and
+    parameters): copied, not measured again (about 50 s of Aer at n = 24, to keep the whole run
+    under 10 minutes); empty when part 1 did not run."""
+    rows = [dict(r, measured_in="part 1") for r in results.get("energy", []) if r["p"] == 3 and r["n"] in sizes]
+    return rows if len(rows) == len(sizes) else []
 
 
 def table(results) -> str:
@@ -492,17 +502,22 @@ def main() -> None:
              "3": ("bandwidth", lambda: part_bandwidth(sizes[-1])),
              "4": ("memory", lambda: part_memory(sizes[-1])),
              "5": ("cost_kinds", lambda: [row for kind in ("integer", "float", "multi_angle")
-                                          for row in part_energy(sizes[1:], [3], aer_max_n=sizes[-1], kind=kind)])}
+                                          for row in (integer_rows(results, sizes[1:]) if kind == "integer" else None)
+                                          or part_energy(sizes[1:], [3], aer_max_n=sizes[-1], kind=kind)])}
+    results["part_seconds"] = {}
     for key in sorted(set(args.parts) & set(parts)):
         name, run_part = parts[key]
         print(f"{key}. {name}", flush=True)
+        part_started = time.perf_counter()
         results[name] = run_part()
+        results["part_seconds"][name] = time.perf_counter() - part_started
     results["seconds"] = time.perf_counter() - started
     results["machine"]["load_average_end"] = os.getloadavg()
     text = table(results)
     print()
     print(text)
-    print(f"\n(total {results['seconds']:.0f} s; load average {results['machine']['load_average']} at start)")
+    parts_text = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results["part_seconds"].items())
+    print(f"\n(total {results['seconds']:.0f} s: {parts_text}; load average {results['machine']['load_average']} at start)")
     out = ROOT / "results" / "bench" / f"statevector-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**results, "table": text}, indent=1, default=str))
