@@ -421,12 +421,16 @@ def energy_table(rows, title: str, kinds: bool) -> list[str]:
     return lines + [""]
 
 
-def integer_rows(results, sizes) -> list:
-    """Part 5's integer rows when part 1 measured them in this run (the same instances, p = 3 and
-    parameters): copied, not measured again (about 50 s of Aer at n = 24, to keep the whole run
-    under 10 minutes); empty when part 1 did not run."""
-    rows = [dict(r, measured_in="part 1") for r in results.get("energy", []) if r["p"] == 3 and r["n"] in sizes]
-    return rows if len(rows) == len(sizes) else []
+def part_cost_kinds(results, sizes) -> list:
+    """Part 5: one p = 3 energy per kind of cost at ``sizes``. The integer rows are part 1's when
+    part 1 measured them in this run (the same instances, p = 3 and parameters): copied, not
+    measured again (about 50 s of Aer at n = 24, to keep the whole run under 10 minutes)."""
+    rows = []
+    for kind in COST_KINDS:
+        copied = [dict(r, measured_in="part 1") for r in results.get("energy", [])
+                  if kind == "integer" and r["p"] == 3 and r["n"] in sizes]
+        rows += copied if len(copied) == len(sizes) else part_energy(sizes, [3], aer_max_n=sizes[-1], kind=kind)
+    return rows
 
 
 def table(results) -> str:
@@ -501,9 +505,7 @@ def main() -> None:
                                          for n, repeats in ([(12, 2)] if args.quick else [(16, 5), (20, 3)])]),
              "3": ("bandwidth", lambda: part_bandwidth(sizes[-1])),
              "4": ("memory", lambda: part_memory(sizes[-1])),
-             "5": ("cost_kinds", lambda: [row for kind in ("integer", "float", "multi_angle")
-                                          for row in (integer_rows(results, sizes[1:]) if kind == "integer" else None)
-                                          or part_energy(sizes[1:], [3], aer_max_n=sizes[-1], kind=kind)])}
+             "5": ("cost_kinds", lambda: part_cost_kinds(results, sizes[1:]))}
     results["part_seconds"] = {}
     for key in sorted(set(args.parts) & set(parts)):
         name, run_part = parts[key]
