@@ -464,7 +464,7 @@ def table(results) -> str:
                       f"amplitude and gate on {b['threads']} threads, the faster of tiles in L1 and in L2). "
                       f"Floors summed = {100 * b['floors_over_evaluation']:.0f}% of the evaluation (median of the "
                       f"rounds): 50% of copy bandwidth needs the evaluation within 2x its memory floor, i.e. its "
-                      f"arithmetic (butterflies, phase, transposes, tile copies) hidden under memory time.", ""]
+                      f"arithmetic (butterflies, phase, tile copies) hidden under memory time.", ""]
         if "in_place_GBps" in b:
             lines += [f"Against an in-place pass (read-modify-write of the engine's real and imaginary parts, chunk "
                       f"by chunk, as the engine's passes access memory; a copy's writes first read their lines): "

@@ -119,14 +119,15 @@ def test_integer_unit():
 
 
 @pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle", "warm_start"])
-@pytest.mark.parametrize("block", [12, 13])
+@pytest.mark.parametrize("block", [6, 9, 12, 13])
 @pytest.mark.parametrize("reps", [1, 2, 3])
 def test_cache_tile_layout_matches_aer_state(variant, block, reps):
-    """14 qubits with the default-sized blocks: the low pass transposes its tile (bits 0-5 as
-    rows) and the chunks alternate between the normal and the transposed layout from layer to
-    layer (odd and even depths start in different layouts); the high pass gathers runs of 64;
-    an odd block leaves an unpaired RX gate. Energy and every probability as Aer's, for the
-    table phase (integer costs) and the Ising phase (float costs, multi-angle)."""
+    """14 qubits in chunks of 6 to 13 qubits: the low pass applies the gates on bits 0-5 row
+    by row in registers (bits 0-2 across the lanes of a vector, 3-5 across vectors), the rest
+    in sweeps over the chunk (none for a block of 6; 9 and 13 leave an unpaired RX gate); the
+    high pass gathers runs of 64. Energy and every probability as Aer's, for the table phase
+    (integer costs), the Ising phase (float costs, multi-angle) and general gates (warm
+    start)."""
     qubo = random_qubo(14, 9, integer=variant != "float_costs")
     variant = "standard" if variant == "float_costs" else variant
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
@@ -242,7 +243,7 @@ def test_float_cost_cvar_matches_aer_state():
 
 @pytest.mark.parametrize("reps", [1, 2])
 def test_float_cost_qaoa_cvar_then_energy_match_aer(reps):
-    """Float costs on a QAOA layout (14 qubits, transposed tiles, a 2-qubit high pass): the
+    """Float costs on a QAOA layout (14 qubits, 12-qubit chunks, a 2-qubit high pass): the
     phase comes from the Ising coefficients, so the circuit's dense diagonal is not built (only
     the cost's: the memory the guard counts); CVaR gives that one a float levels/index form,
     which the energy's expectation, fused into the last high pass, then reads."""
@@ -302,7 +303,7 @@ def test_sampling_is_seeded_and_sampled_cost_converges():
     assert sampled(5, 200_000) == pytest.approx(value, abs=0.05 * max(1.0, abs(value)))
 
 
-@pytest.mark.parametrize("n, block", [(9, 4), (14, 12)], ids=["small-blocks", "transposed-tiles"])
+@pytest.mark.parametrize("n, block", [(9, 4), (14, 12)], ids=["small-blocks", "row-gates"])
 @pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle", "warm_start"])
 def test_single_precision_agrees_to_1e_4(variant, n, block):
     qubo = random_qubo(n, 9, integer=variant != "float_costs")

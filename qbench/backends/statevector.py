@@ -59,9 +59,9 @@ SERIAL_BELOW = 18
 
 #: Integer costs take their phase from the table of distinct cost values below this many qubits
 #: and, like float costs, from the Ising coefficients from it on (``sv_kernels.
-#: phase_ising_low_block``: no gather from the table, no strided read of the cost index when
-#: the chunk arrives transposed). Measured here (Zen 4, two threads, one phase + low pass of an
-#: MDKP penalty QUBO, ns per amplitude, normal / transposed chunk): n = 12 table 7.2 / 7.3 vs
+#: phase_ising_low_block``: no gather from the table). Measured here (Zen 4, two threads, one
+#: phase + low pass of an MDKP penalty QUBO, ns per amplitude, in stop 13, when chunks
+#: alternated between a normal and a transposed layout: normal / transposed): n = 12 table 7.2 / 7.3 vs
 #: Ising 15.4 / 15.6 (its 2^L sines and cosines per call outweigh the state); n = 16 4.9 / 5.2
 #: vs 4.8 / 4.8; n = 20 3.5 / 3.3 vs 2.9 / 2.6; n = 24 2.6 / 2.9 vs 2.6 / 2.6.
 TABLE_PHASE_BELOW = 16
@@ -569,13 +569,8 @@ class StatevectorBackend(Backend):
                      and data.levels.dtype.kind == "i")
         # From |+>^n the first phase pass writes the state without reading it.
         uniform = 2.0 ** (-n / 2) if rx and layout.reps else -1.0
-        # The low pass alternates the chunks' layout (see sv_kernels._low_gates): a layer takes
-        # them transposed when an even number of layers follows, so the last one ends normal.
-        def transposed(layer: int) -> bool:
-            return (layout.reps - 1 - layer) % 2 == 0
-
         if uniform < 0:
-            k.product_state(re, im, program.initial, low, pitch, layout.reps > 0 and transposed(0))
+            k.product_state(re, im, program.initial, low, pitch)
         # The expectation rides on the last high-block pass when there is one.
         fuse = expect is not None and expect.data.index is not None and layout.reps and n > low
         value = None
@@ -586,11 +581,10 @@ class StatevectorBackend(Backend):
                 gamma = float(gammas[layer, 0]) if gammas.shape[1] else 0.0
                 table = np.empty((len(data.levels), 2))
                 kernels.phase_table(data.levels, gamma * program.diagonal.unit, table)
-                k.phase_table_low_block(re, im, data.index, self._real(table), rows, rx, low, pitch, first,
-                                        transposed(layer))
+                k.phase_table_low_block(re, im, data.index, self._real(table), rows, rx, low, pitch, first)
             else:
                 h, J = program.ising(gammas[layer])
-                k.phase_ising_low_block(re, im, h, J, rows, rx, low, pitch, first, transposed(layer))
+                k.phase_ising_low_block(re, im, h, J, rows, rx, low, pitch, first)
             if fuse and layer == layout.reps - 1:
                 value = kernels.high_blocks(re, im, rows, rx, low, pitch, high, expect.data.index, self._values(expect),
                                             serial)
