@@ -558,6 +558,10 @@ def _row_vectors_intrinsic(general):
     vectors = 1 << (ROW_BITS - lane_bits)
 
     def typer(typingctx, re, im, at, out_re, out_im, out_at, gates):
+        if general and not (isinstance(gates, numba_types.Array) and gates.ndim == 2 and gates.layout == "C"):
+            # the codegen reads gate g's number k at offset 8 g + k
+            raise numba.core.errors.TypingError(f"general gates must be a C-contiguous 2-d array of rows, got {gates}")
+
         def codegen(context, builder, signature, args):
             source = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 1)]
             target = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (3, 4)]
