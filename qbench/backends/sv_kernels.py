@@ -89,7 +89,8 @@ def work_function(function):
     from its serial twin, so that it is compiled once for both (the passes' gates, inlined in
     it, are most of the kernels' compilation: measured with an empty numba cache, the kernels
     of a QAOA run, CVaR and sampling at n = 10 and 19: 277 s with the bodies in the kernels,
-    67 s this way; 77 s with the in-place sweeps called per form, see :func:`_quad`). Without
+    67 s this way; 77 s with the in-place sweeps called per form, see :func:`_quad`; 40 s once
+    the low pass no longer transposed its chunks, stop 16). Without
     ``noalias`` the outlined low pass ran 5-7% slower than inside the ``prange`` loop
     (measured, n = 24, one thread: 4.8 vs 4.5 ns per amplitude); with it, as fast."""
     return njit(cache=True, fastmath=True, pipeline_class=_NoAliasPipeline)(function)
@@ -293,9 +294,10 @@ def product_state(re, im, vectors, L, pitch):
             im[base + lo] = v.imag
 
 
-# Butterflies run on contiguous rows of at least 2^ROW_BITS amplitudes: LLVM then vectorises the
-# inner loops (AVX2/AVX-512); rows of 8 still ran at the scalar speed (measured: 0.73 ns per
-# amplitude and gate for rows of 8, 0.18 for 64, 0.13 for 1024).
+#: Sweeps run on contiguous rows of at least 2^ROW_BITS amplitudes (as numba loops, rows of 8
+#: ran at the scalar speed: 0.73 ns per amplitude and gate for rows of 8, 0.18 for 64, 0.13 for
+#: 1024); the gates on the lowest ROW_BITS qubits run on each row in registers
+#: (:func:`_row_gates`: ROW_BITS - 3 bits across vectors of LANES = 8 values, 3 across lanes).
 ROW_BITS = 6
 
 
@@ -658,6 +660,8 @@ def _row_vectors_intrinsic(general):
     return intrinsic(typer)
 
 
+# _row_gates lists the six gates of a row one by one; LANES = 8 puts three of them across lanes
+assert ROW_BITS == 6 and LANES == 8
 _row_vectors_rx = _row_vectors_intrinsic(False)
 _row_vectors_general = _row_vectors_intrinsic(True)
 
