@@ -347,9 +347,74 @@ def _rx4(ar, ai, br, bi, cr, ci, dr, di, c1, s1, c2, s2):
             c2 * cr + s2 * ai, c2 * ci - s2 * ar, c2 * dr + s2 * bi, c2 * di - s2 * br)
 
 
-#: Values per vector of :func:`_rx4_vectors` (one AVX-512 register of float64; LLVM splits the
-#: vectors where the machine's are narrower).
+#: Values per vector of the IR butterflies (:func:`_rx4_vectors`, :func:`_row_gates`): one
+#: AVX-512 register of float64; LLVM splits the vectors where the machine's are narrower.
 LANES = 8
+
+
+class _VectorCode:
+    """LLVM IR for butterflies on vectors of LANES values of ``dtype`` (the arrays' precision),
+    shared by the intrinsics below: loads and stores at an element, coefficients spread over the
+    lanes, and the complex updates, as multiply-adds."""
+
+    def __init__(self, context, builder, dtype, array):
+        self.context, self.builder, self.dtype = context, builder, dtype
+        scalar = context.get_data_type(dtype)
+        self.vector = ir.VectorType(scalar, LANES)
+        self.index32 = ir.IntType(32)
+        self.fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
+            f"llvm.fma.v{LANES}f{64 if isinstance(scalar, ir.DoubleType) else 32}")
+        self.alignment = array.data.type.pointee.get_abi_alignment(context.target_data)  # of one value
+
+    def pointer(self, array, at):
+        """The vector of ``array`` (a numba array structure) from element ``at``."""
+        return self.builder.bitcast(self.builder.gep(array.data, [at]), self.vector.as_pointer())
+
+    def load(self, array, at):
+        return self.builder.load(self.pointer(array, at), align=self.alignment)
+
+    def store(self, value, array, at):
+        self.builder.store(value, self.pointer(array, at), align=self.alignment)
+
+    def cast(self, value, numba_type):
+        """A scalar of type ``numba_type`` in the arrays' precision."""
+        return self.context.cast(self.builder, value, numba_type, self.dtype)
+
+    def lanes(self, values):
+        """A vector with lane l = values[l]."""
+        result = ir.Constant(self.vector, ir.Undefined)
+        for lane, value in enumerate(values):
+            result = self.builder.insert_element(result, value, ir.Constant(self.index32, lane))
+        return result
+
+    def splat(self, value):
+        """``value`` in every lane."""
+        one = self.builder.insert_element(ir.Constant(self.vector, ir.Undefined), value, ir.Constant(self.index32, 0))
+        return self.builder.shuffle_vector(one, ir.Constant(self.vector, ir.Undefined),
+                                           ir.Constant(ir.VectorType(self.index32, LANES), [0] * LANES))
+
+    def shuffle(self, value, lanes):
+        """``value`` with lane l taken from lane ``lanes[l]``."""
+        return self.builder.shuffle_vector(value, value, ir.Constant(ir.VectorType(self.index32, LANES), list(lanes)))
+
+    def combine(self, terms):
+        """sum of a * b over the (a, b) pairs of vectors, as multiply-adds."""
+        total = self.builder.fmul(*terms[0])
+        for a, b in terms[1:]:
+            total = self.builder.call(self.fma, [a, b, total])
+        return total
+
+    def rx(self, c, s, xr, xi, yr, yi):
+        """c x - i s y (RX-type gate [[c, -is], [-is, c]] on x with partner y; c, s vectors)."""
+        return self.combine([(c, xr), (s, yi)]), self.combine([(c, xi), (self.builder.fneg(s), yr)])
+
+    def general(self, u, v, xr, xi, yr, yi):
+        """u x + v y for complex vectors u = (ur, ui), v = (vr, vi)."""
+        (ur, ui), (vr, vi) = u, v
+        neg = self.builder.fneg
+        return (self.combine([(ur, xr), (neg(ui), xi), (vr, yr), (neg(vi), yi)]),
+                self.combine([(ur, xi), (ui, xr), (vr, yi), (vi, yr)]))
 
 
 @intrinsic
@@ -365,39 +430,22 @@ def _rx4_vectors(typingctx, re, im, at, step1, step2, out_re, out_im, out_at, ou
     def codegen(context, builder, signature, args):
         source = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 1)]
         target = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (5, 6)]
-        scalar = context.get_data_type(signature.args[0].dtype)
-        vector = ir.VectorType(scalar, LANES)
-        index32 = ir.IntType(32)
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                             f"llvm.fma.v{LANES}f{64 if isinstance(scalar, ir.DoubleType) else 32}")
-        alignment = source[0].data.type.pointee.get_abi_alignment(context.target_data)  # of one value
+        code = _VectorCode(context, builder, signature.args[0].dtype, source[0])
 
-        def row_pointers(arrays, at, step1, step2):
-            starts = (at, builder.add(at, step1), builder.add(at, step2), builder.add(builder.add(at, step1), step2))
-            return [[builder.bitcast(builder.gep(array.data, [start]), vector.as_pointer()) for start in starts]
-                    for array in arrays]
+        def starts(at, step1, step2):
+            return at, builder.add(at, step1), builder.add(at, step2), builder.add(builder.add(at, step1), step2)
 
-        def splat(k):  # coefficient k, in the arrays' precision, in every lane
-            value = context.cast(builder, args[k], signature.args[k], signature.args[0].dtype)
-            one = builder.insert_element(ir.Constant(vector, ir.Undefined), value, ir.Constant(index32, 0))
-            return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), ir.Constant(ir.VectorType(index32, LANES),
-                                                                                              [0] * LANES))
-
-        inputs = row_pointers(source, args[2], args[3], args[4])
-        outputs = row_pointers(target, args[7], args[8], args[9])
-        real, imag = ([builder.load(pointer, align=alignment) for pointer in part] for part in inputs)
+        inputs = starts(args[2], args[3], args[4])
+        real = [code.load(source[0], at) for at in inputs]
+        imag = [code.load(source[1], at) for at in inputs]
         for (c, s), pairs in (((10, 11), ((0, 1), (2, 3))), ((12, 13), ((0, 2), (1, 3)))):
-            c, s = splat(c), splat(s)
-            minus_s = builder.fneg(s)
+            c, s = (code.splat(code.cast(args[k], signature.args[k])) for k in (c, s))
             for a, b in pairs:  # (c, s) on rows a, b: a' = c a - i s b, b' = c b - i s a
-                ar, ai, br, bi = real[a], imag[a], real[b], imag[b]
-                real[a] = builder.call(fma, [s, bi, builder.fmul(c, ar)])
-                imag[a] = builder.call(fma, [minus_s, br, builder.fmul(c, ai)])
-                real[b] = builder.call(fma, [s, ai, builder.fmul(c, br)])
-                imag[b] = builder.call(fma, [minus_s, ar, builder.fmul(c, bi)])
-        for values, pointers in ((real, outputs[0]), (imag, outputs[1])):
-            for value, pointer in zip(values, pointers):
-                builder.store(value, pointer, align=alignment)
+                (real[a], imag[a]), (real[b], imag[b]) = (code.rx(c, s, real[a], imag[a], real[b], imag[b]),
+                                                          code.rx(c, s, real[b], imag[b], real[a], imag[a]))
+        for k, at in enumerate(starts(args[7], args[8], args[9])):
+            code.store(real[k], target[0], at)
+            code.store(imag[k], target[1], at)
         return context.get_dummy_value()
     intp = numba_types.intp
     return numba_types.void(re, im, intp, intp, intp, out_re, out_im, intp, intp, intp, c1, s1, c2, s2), codegen
@@ -567,43 +615,21 @@ def _row_vectors_intrinsic(general):
         def codegen(context, builder, signature, args):
             source = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 1)]
             target = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (3, 4)]
-            dtype = signature.args[0].dtype
-            scalar = context.get_data_type(dtype)
-            vector = ir.VectorType(scalar, LANES)
-            index32 = ir.IntType(32)
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                                 f"llvm.fma.v{LANES}f{64 if isinstance(scalar, ir.DoubleType) else 32}")
-            alignment = source[0].data.type.pointee.get_abi_alignment(context.target_data)  # of one value
+            code = _VectorCode(context, builder, signature.args[0].dtype, source[0])
             if general:
                 table = context.make_array(signature.args[6])(context, builder, args[6])
 
             def coefficient(k):  # the k-th number describing the gates, in the arrays' precision
                 if general:
-                    value = builder.load(builder.gep(table.data, [ir.Constant(ir.IntType(64), k)]))
-                    return context.cast(builder, value, signature.args[6].dtype, dtype)
-                return context.cast(builder, builder.extract_value(args[6], k), signature.args[6].types[k], dtype)
+                    return code.cast(builder.load(builder.gep(table.data, [ir.Constant(ir.IntType(64), k)])),
+                                     signature.args[6].dtype)
+                return code.cast(builder.extract_value(args[6], k), signature.args[6].types[k])
 
-            def lanes(values):  # a vector of LANES values, lane l from values[l]
-                result = ir.Constant(vector, ir.Undefined)
-                for lane, value in enumerate(values):
-                    result = builder.insert_element(result, value, ir.Constant(index32, lane))
-                return result
+            def offsets(at):
+                return [builder.add(at, ir.Constant(at.type, k * LANES)) for k in range(vectors)]
 
-            def pointer(array, at, k):
-                offset = builder.add(at, ir.Constant(at.type, k * LANES))
-                return builder.bitcast(builder.gep(array.data, [offset]), vector.as_pointer())
-
-            def combine(terms):  # sum of products of vectors, as multiply-adds
-                total = builder.fmul(*terms[0])
-                for a, b in terms[1:]:
-                    total = builder.call(fma, [a, b, total])
-                return total
-
-            def negate(value):
-                return builder.fneg(value)
-
-            real = [builder.load(pointer(source[0], args[2], k), align=alignment) for k in range(vectors)]
-            imag = [builder.load(pointer(source[1], args[2], k), align=alignment) for k in range(vectors)]
+            real = [code.load(source[0], at) for at in offsets(args[2])]
+            imag = [code.load(source[1], at) for at in offsets(args[2])]
             for gate in range(ROW_BITS):
                 if general:
                     u = [coefficient(8 * gate + k) for k in range(8)]  # u00r u00i u01r u01i u10r u10i u11r u11i
@@ -611,48 +637,38 @@ def _row_vectors_intrinsic(general):
                     c, s = coefficient(2 * gate), coefficient(2 * gate + 1)
                 if gate < lane_bits:  # pairs of lanes l, l ^ 2^gate in every vector
                     bit = 1 << gate
-                    partner = ir.Constant(ir.VectorType(index32, LANES), [lane ^ bit for lane in range(LANES)])
                     if general:  # lane l: its own value times u00 or u11, its partner's times u01 or u10
-                        own_r = lanes([u[6] if lane & bit else u[0] for lane in range(LANES)])
-                        own_i = lanes([u[7] if lane & bit else u[1] for lane in range(LANES)])
-                        other_r = lanes([u[4] if lane & bit else u[2] for lane in range(LANES)])
-                        other_i = lanes([u[5] if lane & bit else u[3] for lane in range(LANES)])
+                        own = [code.lanes([u[k + 6] if lane & bit else u[k] for lane in range(LANES)]) for k in (0, 1)]
+                        other = [code.lanes([u[k + 4] if lane & bit else u[k + 2] for lane in range(LANES)]) for k in (0, 1)]
                     else:
-                        c_all, s_all = lanes([c] * LANES), lanes([s] * LANES)
+                        c_all, s_all = code.splat(c), code.splat(s)
                     for k in range(vectors):
                         xr, xi = real[k], imag[k]
-                        pr = builder.shuffle_vector(xr, xr, partner)
-                        pi = builder.shuffle_vector(xi, xi, partner)
+                        pr, pi = (code.shuffle(x, [lane ^ bit for lane in range(LANES)]) for x in (xr, xi))
                         if general:
-                            real[k] = combine([(own_r, xr), (negate(own_i), xi), (other_r, pr), (negate(other_i), pi)])
-                            imag[k] = combine([(own_r, xi), (own_i, xr), (other_r, pi), (other_i, pr)])
+                            real[k], imag[k] = code.general(own, other, xr, xi, pr, pi)
                         else:  # x' = c x - i s p
-                            real[k] = combine([(c_all, xr), (s_all, pi)])
-                            imag[k] = combine([(c_all, xi), (negate(s_all), pr)])
+                            real[k], imag[k] = code.rx(c_all, s_all, xr, xi, pr, pi)
                     continue
                 step = 1 << (gate - lane_bits)  # pairs of vectors a, a + step
                 if general:
-                    v = [lanes([x] * LANES) for x in u]
+                    v = [code.splat(x) for x in u]
                 else:
-                    c_all, s_all = lanes([c] * LANES), lanes([s] * LANES)
+                    c_all, s_all = code.splat(c), code.splat(s)
                 for a in range(vectors):
                     if a & step:
                         continue
                     b = a + step
                     ar, ai, br, bi = real[a], imag[a], real[b], imag[b]
-                    if general:
-                        real[a] = combine([(v[0], ar), (negate(v[1]), ai), (v[2], br), (negate(v[3]), bi)])
-                        imag[a] = combine([(v[0], ai), (v[1], ar), (v[2], bi), (v[3], br)])
-                        real[b] = combine([(v[4], ar), (negate(v[5]), ai), (v[6], br), (negate(v[7]), bi)])
-                        imag[b] = combine([(v[4], ai), (v[5], ar), (v[6], bi), (v[7], br)])
+                    if general:  # a' = u00 a + u01 b, b' = u10 a + u11 b
+                        (real[a], imag[a]), (real[b], imag[b]) = (code.general(v[0:2], v[2:4], ar, ai, br, bi),
+                                                                  code.general(v[4:6], v[6:8], ar, ai, br, bi))
                     else:  # a' = c a - i s b, b' = c b - i s a
-                        real[a] = combine([(c_all, ar), (s_all, bi)])
-                        imag[a] = combine([(c_all, ai), (negate(s_all), br)])
-                        real[b] = combine([(c_all, br), (s_all, ai)])
-                        imag[b] = combine([(c_all, bi), (negate(s_all), ar)])
-            for k in range(vectors):
-                builder.store(real[k], pointer(target[0], args[5], k), align=alignment)
-                builder.store(imag[k], pointer(target[1], args[5], k), align=alignment)
+                        (real[a], imag[a]), (real[b], imag[b]) = (code.rx(c_all, s_all, ar, ai, br, bi),
+                                                                  code.rx(c_all, s_all, br, bi, ar, ai))
+            for k, at in enumerate(offsets(args[5])):
+                code.store(real[k], target[0], at)
+                code.store(imag[k], target[1], at)
             return context.get_dummy_value()
         intp = numba_types.intp
         return numba_types.void(re, im, intp, out_re, out_im, intp, gates), codegen
@@ -687,6 +703,13 @@ def _row_gates(re, im, at, out_re, out_im, out_at, M, form):
 
 
 @njit(cache=True, inline="always")
+def _row_bits(L):
+    """The low bits of a chunk of 2^L amplitudes whose gates the phase applies row by row
+    (:func:`_row_gates`): ROW_BITS, or none in chunks under one row (their gates all in sweeps)."""
+    return ROW_BITS if L >= ROW_BITS else 0
+
+
+@njit(cache=True, inline="always")
 def _table_phase(table, k, uniform, r, i, j):
     """Amplitude ``j`` of ``r + i i`` times the phase ``table[k]`` (``uniform >= 0``: that
     constant instead of the amplitude, which is then not read)."""
@@ -707,7 +730,7 @@ def _table_phases(r, i, iv, phases, L, uniform, tr, ti, M, form):
     for start in range(0, 1 << L, width):
         for lo in range(start, start + width):
             tr[lo], ti[lo] = _table_phase(phases, iv[lo], uniform, r, i, lo)
-        if L >= ROW_BITS:
+        if _row_bits(L):
             _row_gates(tr, ti, start, tr, ti, start, M, form)
 
 
@@ -837,7 +860,7 @@ def _ising_phases(r, i, h, J, pr, pi, L, uniform, c, tr, ti, re, im, pitch, M, f
             ai = ai_[t]
             out_r[t] = ar * qr - ai * qi
             out_i[t] = ar * qi + ai * qr
-        if L >= ROW_BITS:  # the row's low gates while it is in L1
+        if _row_bits(L):  # the row's low gates while it is in L1
             _row_gates(tr, ti, start, tr, ti, start, M, form)
 
 
@@ -870,7 +893,7 @@ def _phase_low_chunk(re, im, index, phases, h, J, pr, pi, M, L, pitch, form, uni
         _table_phases(r, i, index[c << L:(c << L) + size], phases, L, uniform, tr, ti, M, form)
     else:
         _ising_phases(r, i, h, J, pr, pi, L, uniform, c, tr, ti, re, im, pitch, M, form)
-    low = ROW_BITS if L >= ROW_BITS else 0
+    low = _row_bits(L)
     _gates_into(tr, ti, size, low, L, M, low, form, r, i)
 
 
