@@ -24,7 +24,7 @@ change no probability or expectation value).
 ``device=auto`` (the default) runs QAOA layouts on a CUDA GPU through CuPy when one is usable
 (:mod:`qbench.backends.sv_gpu`, the same interface; gate circuits stay on the CPU); without one,
 the numba engine. The GPU path is tested with numpy standing in for CuPy; it has not been
-measured on a GPU (none was lent to the session that wrote it).
+timed on a GPU.
 """
 
 from __future__ import annotations
@@ -60,10 +60,9 @@ SERIAL_BELOW = 18
 #: Integer costs take their phase from the table of distinct cost values below this many qubits
 #: and, like float costs, from the Ising coefficients from it on (``sv_kernels.
 #: phase_ising_low_block``: no gather from the table). Measured here (Zen 4, two threads, one
-#: phase + low pass of an MDKP penalty QUBO, ns per amplitude, in stop 13, when chunks
-#: alternated between a normal and a transposed layout: normal / transposed): n = 12 table 7.2 / 7.3 vs
-#: Ising 15.4 / 15.6 (its 2^L sines and cosines per call outweigh the state); n = 16 4.9 / 5.2
-#: vs 4.8 / 4.8; n = 20 3.5 / 3.3 vs 2.9 / 2.6; n = 24 2.6 / 2.9 vs 2.6 / 2.6.
+#: phase + low pass of an MDKP penalty QUBO, ns per amplitude): n = 12 table 7.2 vs Ising 15.4
+#: (its 2^L sines and cosines per call outweigh the state); n = 16 4.9 vs 4.8; n = 20 3.5 vs
+#: 2.9; n = 24 2.6 vs 2.6.
 TABLE_PHASE_BELOW = 16
 
 #: From this many qubits the automatic block is 14 qubits (a 256 KiB chunk per array, in L2),

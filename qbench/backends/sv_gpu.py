@@ -29,9 +29,9 @@ Why it is shaped this way:
   distinct cost value), then :func:`qbench.backends.sv_kernels.cvar_ascending` on the host.
 
 Peak device memory is :meth:`ArrayQaoaEngine.memory_required`: the state plus at most 40 bytes
-per amplitude (two cached diagonals and the temporaries of array expressions). This path was
-not measured on a GPU in the session that wrote it (none was lent): its speed, and the cost of
-the CVaR histogram's atomics when there are very few distinct values, are unknown.
+per amplitude (two cached diagonals and the temporaries of array expressions). This path has
+not been timed on a GPU: its speed, and the cost of the CVaR histogram's atomics when there are
+very few distinct values, are unknown.
 """
 
 from __future__ import annotations

@@ -89,8 +89,7 @@ def work_function(function):
     from its serial twin, so that it is compiled once for both (the passes' gates, inlined in
     it, are most of the kernels' compilation: measured with an empty numba cache, the kernels
     of a QAOA run, CVaR and sampling at n = 10 and 19: 277 s with the bodies in the kernels,
-    67 s this way; 77 s with the in-place sweeps called per form, see :func:`_quad`; 40 s once
-    the low pass no longer transposed its chunks, stop 16). Without
+    67 s this way; 40 s for the current kernels). Without
     ``noalias`` the outlined low pass ran 5-7% slower than inside the ``prange`` loop
     (measured, n = 24, one thread: 4.8 vs 4.5 ns per amplitude); with it, as fast."""
     return njit(cache=True, fastmath=True, pipeline_class=_NoAliasPipeline)(function)
