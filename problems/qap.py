@@ -63,6 +63,11 @@ class Qap(AssignmentProblem):
     def layout(self) -> AssignmentLayout:
         return AssignmentLayout(self.n)
 
+    @cached_property
+    def _objective_form(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """The QP objective as ``(constant, linear, upper)``, built once (n^2 x n^2)."""
+        return self.layout.quadratic_form(self.flow, self.distance)
+
     def describe(self) -> str:
         return f"{self.n} facilities x {self.n} locations"
 
@@ -87,7 +92,7 @@ class Qap(AssignmentProblem):
         perm = self.layout.permutation(x)
         if perm is not None:
             return Evaluation(self.cost(perm), True, 0.0)
-        constant, linear, upper = self.layout.quadratic_form(self.flow, self.distance)
+        constant, linear, upper = self._objective_form
         return Evaluation(float(constant + linear @ x + x @ upper @ x), False, self.layout.violation(x))
 
     def mip_model(self) -> str:

@@ -65,6 +65,11 @@ class Tsp(AssignmentProblem):
         """``B[t, t+1 mod n] = 1``: the step-to-next-step structure of the objective."""
         return np.roll(np.eye(self.n), 1, axis=1)
 
+    @cached_property
+    def _objective_form(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """The QP objective as ``(constant, linear, upper)``, built once (n^2 x n^2)."""
+        return self.layout.quadratic_form(self.distances, self._cycle)
+
     def describe(self) -> str:
         fixed = ", city 0 fixed at step 0" if self.fix_first_city else ""
         return f"{self.n} cities{fixed}"
@@ -90,7 +95,7 @@ class Tsp(AssignmentProblem):
         step = self.layout.permutation(x)
         if step is not None:
             return Evaluation(self.tour_length(np.argsort(step)), True, 0.0)
-        constant, linear, upper = self.layout.quadratic_form(self.distances, self._cycle)
+        constant, linear, upper = self._objective_form
         return Evaluation(float(constant + linear @ x + x @ upper @ x), False, self.layout.violation(x))
 
     def build_mip(self, model):

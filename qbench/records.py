@@ -66,6 +66,17 @@ class RunRecord:
     constraints: int | None = None
     solver_status: str | None = None
     dual_bound: float | None = None
+    # Uniform random sampling of the same QUBO, for runs whose answer was sampled
+    # (see qbench/baseline.py); None for the others.
+    p_feasible_uniform: float | None = None
+    p_optimal_uniform: float | None = None
+    uniform_method: str | None = None
+    uniform_stderr: float | None = None
+    feasible_lift: float | None = None
+    optimal_lift: float | None = None
+    final_coverage: float | None = None
+    covers_space: bool | None = None
+    energy_approximation_ratio: float | None = None
     times: dict[str, float] = field(default_factory=dict)
     solver_info: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)

@@ -12,9 +12,13 @@ Definitions (stated in ``report.md`` too): ``runs`` counts every record (ok, err
 ``feasible`` = feasible answers / runs, so a failed run counts as not feasible; ``gap`` is the
 relative optimality gap of feasible answers against a reference (mean and median over the runs
 that have one); ``success`` = mean over runs of the probability of sampling an optimal solution
-in the final distribution (``solver_info.optimal_probability``; quantum and sampling solvers);
-``qubits`` = median qubits the method used (classical solvers: none); ``time`` = wall time of
-the whole run in seconds.
+in the final distribution (``solver_info.optimal_probability``; quantum and sampling solvers;
+none for a method that decodes a single answer); ``success uniform`` = mean over the same runs of
+the probability that a uniformly random bitstring of the QUBO is optimal
+(:mod:`qbench.baseline`), the figure ``success`` must beat; ``covering`` = runs whose final
+sampling drew at least a quarter as many shots as the QUBO has states (their gap of 0 says little
+about the method); ``qubits`` = median qubits the method used (classical solvers: none);
+``time`` = wall time of the whole run in seconds.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ DEFINITIONS = """\
 `runs`: all records (ok, error, timeout); `ok`/`failed`: by status. `feasible`: feasible
 answers / runs (failed runs count as not feasible). `gap mean`/`gap median`: relative
 optimality gap of feasible answers against the reference, over the runs that have one.
-`success`: mean probability of sampling an optimal solution in the final distribution.
+`success`: mean probability of sampling an optimal solution in the final distribution (none for
+methods that decode a single answer); `success uniform`: the same for uniformly random bitstrings
+of the QUBO, over the same runs; `covering`: runs whose final sampling drew >= 1/4 as many shots
+as the QUBO has states (a gap of 0 there says little about the method).
 `qubits`: median qubits used (none for classical solvers); `QUBO vars`: median variables of the
 formulation's QUBO. `time`: wall time of the whole run, seconds.
 """
@@ -40,6 +47,7 @@ _SUMMARY_HEADERS = {
     "feasible_rate": "feasible", "gap_mean": "gap mean", "gap_median": "gap median",
     "success_probability": "success", "qubits": "qubits", "qubo_variables": "QUBO vars",
     "time_median_s": "time median [s]", "time_mean_s": "time mean [s]",
+    "success_uniform": "success uniform", "covering_runs": "covering",
 }
 
 
@@ -47,6 +55,7 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
     ok = group["status"] == "ok"
     feasible = group["feasible"].fillna(False).astype(bool) & ok
     gaps = group.loc[feasible, "gap"].dropna()
+    sampled = ok & group["success_probability"].notna()
     return pd.Series({
         "runs": len(group),
         "ok": int(ok.sum()),
@@ -59,6 +68,8 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
         "qubo_variables": group.loc[ok, "qubo_variables"].median(),
         "time_median_s": group.loc[ok, "time_total"].median(),
         "time_mean_s": group.loc[ok, "time_total"].mean(),
+        "success_uniform": group.loc[sampled, "p_optimal_uniform"].mean(),
+        "covering_runs": int(group.loc[ok, "covers_space"].fillna(False).astype(bool).sum()),
     })
 
 
@@ -127,6 +138,8 @@ def format_cell(column: str, value) -> str:
         return "-"
     if column in ("feasible_rate", "gap_mean", "gap_median", "success_probability"):
         return f"{100 * float(value):.1f}%"
+    if column == "success_uniform":
+        return f"{100 * float(value):.2g}%"
     if column.startswith("time"):
         return f"{float(value):.3g}"
     if isinstance(value, (float, np.floating)):

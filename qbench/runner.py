@@ -1,6 +1,7 @@
 """Run one configuration end to end and produce its record.
 
-build the instance -> build formulation and solver -> solve -> evaluate natively -> record.
+build the instance -> build formulation and solver -> solve -> compare a sampled answer's
+distribution with uniform sampling (:mod:`qbench.baseline`) -> evaluate natively -> record.
 Every failure ends in a record too: ``status="error"`` with a one-line reason (user errors) or
 the exception and its traceback (bugs). Nothing here prints; the CLI does.
 """
@@ -16,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from qbench import registry
+from qbench import baseline, registry
 from qbench.errors import QbenchError
 from qbench.params import to_plain
 from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
 from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
-from qbench.solver import SolveContext, Solver, SolverResult
+from qbench.solver import FinalSampling, SolveContext, Solver, SolverResult
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> 
     record.solver_status = result.status
     record.dual_bound = result.dual_bound
     record.solver_info = result.info
+    if result.final_sampling is not None:
+        with _timed(times, "baseline"):
+            record_baseline(record, problem, result.final_sampling)
     if result.x is None:
         record.feasible = False
         return
@@ -144,6 +148,13 @@ def record_evaluation(record: RunRecord, problem: Problem, x: np.ndarray) -> Non
         record.approximation_ratio = approximation_ratio(
             evaluation.objective, problem.reference.value, problem.sense
         )
+
+
+def record_baseline(record: RunRecord, problem: Problem, sampling: FinalSampling) -> None:
+    """Fill the uniform-sampling comparison fields of ``record`` (:mod:`qbench.baseline`)."""
+    comparison = baseline.compare(problem, sampling, record.seed)
+    for name, value in dataclasses.asdict(comparison).items():
+        setattr(record, name, value)
 
 
 def _qubo_size(ctx: SolveContext) -> int | None:

@@ -11,12 +11,30 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from qbench.formulations.base import Encoding, Formulation
 from qbench.problem import Problem
+
+if TYPE_CHECKING:
+    from qbench.sampling import Answer
+
+
+@dataclass(frozen=True)
+class FinalSampling:
+    """The distribution a sampling solver chose its answer from.
+
+    ``encoding``: the QUBO whose bitstrings were drawn (the run's own, or a shrunk one for an
+    inner solve); ``shots``: how many bitstrings the final sampling drew (final shots, annealing
+    reads, rounding shots); ``answer``: :func:`qbench.sampling.select_answer`'s verdict on them.
+    The runner compares it with uniform random sampling (:mod:`qbench.baseline`).
+    """
+
+    encoding: Encoding
+    shots: int
+    answer: Answer
 
 
 @dataclass
@@ -28,7 +46,9 @@ class SolverResult:
     ``qubits``: qubits the method used (``None`` for classical methods); ``dual_bound``: a bound
     on the optimum in the problem's native units, where the method proves one; ``info``:
     method-specific facts for the record (traces, probabilities, circuit metrics); ``timings``:
-    seconds per phase, merged into the record's time breakdown.
+    seconds per phase, merged into the record's time breakdown; ``final_sampling``: the sampled
+    distribution the answer came from, ``None`` when the answer was not drawn from one (exact,
+    MIP, a single deterministic decode).
     """
 
     x: np.ndarray | None
@@ -37,6 +57,7 @@ class SolverResult:
     dual_bound: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    final_sampling: FinalSampling | None = None
 
 
 @dataclass

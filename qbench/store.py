@@ -29,11 +29,14 @@ COLUMNS = [
     "formulation", "seed", "status", "error", "solver_status", "objective", "reference",
     "reference_source", "reference_proven", "gap", "approximation_ratio", "feasible", "violation",
     "dual_bound", "qubits", "qubo_variables", "variables", "constraints", "success_probability",
-    "feasible_probability", "sense", "solution", "trace", "created", "git_revision", "record_path",
+    "feasible_probability", "p_optimal_uniform", "p_feasible_uniform", "uniform_method",
+    "uniform_stderr", "optimal_lift", "feasible_lift", "final_coverage", "covers_space",
+    "energy_approximation_ratio", "sense", "solution", "trace", "created", "git_revision", "record_path",
 ]
 _NUMERIC = ["seed", "objective", "reference", "gap", "approximation_ratio", "violation",
             "dual_bound", "qubits", "qubo_variables", "variables", "constraints",
-            "success_probability", "feasible_probability"]
+            "success_probability", "feasible_probability", "p_optimal_uniform", "p_feasible_uniform",
+            "uniform_stderr", "optimal_lift", "feasible_lift", "final_coverage", "energy_approximation_ratio"]
 _REQUIRED = ("key", "problem", "solver", "status")
 
 
@@ -98,6 +101,7 @@ def to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     for name in _NUMERIC + [c for c in frame.columns if c.startswith("time_")]:
         frame[name] = pd.to_numeric(frame[name], errors="coerce")
     frame["feasible"] = frame["feasible"].astype("boolean")
+    frame["covers_space"] = frame["covers_space"].astype("boolean")
     frame["method"] = method_labels(frame)
     times = sorted(c for c in frame.columns if c.startswith("time_"))
     rest = [c for c in frame.columns if c not in COLUMNS and c not in times]

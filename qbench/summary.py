@@ -8,7 +8,7 @@ from qbench.records import RunRecord
 
 
 #: The top-level phases of a run; other timing keys are solver sub-phases inside ``solve``.
-PHASES = ("build", "reference", "formulate", "solve", "evaluate")
+PHASES = ("build", "reference", "formulate", "solve", "baseline", "evaluate")
 
 
 def _num(value: float | None, digits: int = 6) -> str:
@@ -17,6 +17,44 @@ def _num(value: float | None, digits: int = 6) -> str:
     if float(value).is_integer():
         return f"{int(value)}"
     return f"{value:.{digits}g}"
+
+
+def _versus_uniform(p: float | None, uniform: float | None, lift: float | None, method: str | None,
+                    stderr: float | None = None) -> str:
+    """``0.016 (uniform 0.0039, lift 4.1x)``; Monte-Carlo estimates marked, with ``stderr``."""
+    if uniform is None:
+        return f"{_num(p, 3)} (uniform -)"
+    if method == "exact":
+        base = f"uniform {_num(uniform, 3)}"
+    elif uniform == 0:
+        base = "uniform 0 (Monte-Carlo: none drawn)"
+    else:
+        base = f"uniform ~{_num(uniform, 3)}" + (f" +- {stderr:.2g}" if stderr is not None else "") + " Monte-Carlo"
+    return f"{_num(p, 3)} ({base}, lift {'-' if lift is None else f'{lift:.3g}x'})"
+
+
+def sampling_lines(record: RunRecord) -> list[str]:
+    """The sampled probabilities against uniform sampling of the same QUBO, and a warning when
+    the final sampling is large enough to find the optimum by covering the space."""
+    if record.uniform_method is None:
+        return []
+    info = record.solver_info
+    # A shrink run's probabilities are its inner solver's, on the shrunk QUBO it sampled.
+    sampled = info if "optimal_probability" in info else info.get("inner_info") or {}
+    p_opt = _versus_uniform(sampled.get("optimal_probability"), record.p_optimal_uniform, record.optimal_lift,
+                            record.uniform_method, record.uniform_stderr)
+    p_feas = _versus_uniform(sampled.get("feasible_probability"), record.p_feasible_uniform, record.feasible_lift,
+                             record.uniform_method)
+    line = f"sampling   p_opt {p_opt}   p_feas {p_feas}"
+    if record.energy_approximation_ratio is not None:
+        line += f"   energy ratio {record.energy_approximation_ratio:.3g}"
+    lines = [line]
+    if record.covers_space:
+        coverage = record.final_coverage
+        drawn = (f"{coverage:.3g}x as many shots as its QUBO has states" if coverage >= 1
+                 else f"shots for {100 * coverage:.3g}% of its QUBO's states")
+        lines.append(f"warning    final sampling draws {drawn}: a gap of 0 is not evidence of the method")
+    return lines
 
 
 def format_summary(record: RunRecord, path: Path | None = None) -> str:
@@ -47,6 +85,7 @@ def format_summary(record: RunRecord, path: Path | None = None) -> str:
         f"objective  {_num(record.objective)}   reference {ref}   gap {gap}",
         f"feasible   {feasible} (violation {_num(record.violation)})",
         f"qubits     {qubits}",
+        *sampling_lines(record),
         f"time       {times.get('total', 0):.3g} s ({parts})",
     ]
     if record.dual_bound is not None:

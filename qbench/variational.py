@@ -20,6 +20,9 @@ from qbench.qubo import Qubo
 
 OptimizerName = Literal["COBYLA", "Powell", "L-BFGS-B", "SLSQP", "SPSA", "Nelder-Mead"]
 
+#: Shots of the final sampling from which a variational method chooses its answer, by default.
+DEFAULT_FINAL_SHOTS = 10000
+
 
 def cvar(values: np.ndarray, probabilities: np.ndarray, alpha: float) -> float:
     """Conditional value at risk: the mean of the lowest ``alpha`` fraction of the distribution.
@@ -178,7 +181,7 @@ class SamplingSettings:
 
     alpha: float = 1.0
     shots: int | None = None
-    final_shots: int = 10000
+    final_shots: int = DEFAULT_FINAL_SHOTS
     normalize: bool = True
 
     def __post_init__(self) -> None:
@@ -192,6 +195,7 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     """Optimise ``circuit``'s parameters for ``cost`` on the context's backend, sample the
     optimum, and choose the answer from the samples (:func:`qbench.sampling.select_answer`)."""
     from qbench.sampling import select_answer
+    from qbench.solver import FinalSampling
 
     backend = ctx.backend().seeded(ctx.seed)
     prepared = backend.prepare(circuit, structure=structure)
@@ -207,16 +211,19 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     answer = select_answer(ctx, unique, probabilities)
     return variational_result(
         backend, prepared, answer, result, x0, optimizer, optimise_execute,
+        final_sampling=FinalSampling(ctx.encoding(), sampling.final_shots, answer),
         alpha=sampling.alpha, hamiltonian_scale=cost.scale, final_shots=sampling.final_shots,
     )
 
 
 def variational_result(backend, prepared, answer, result: OptimizationResult, x0: np.ndarray,
-                       optimizer: OptimizerSettings, optimise_execute: float, **extra):
+                       optimizer: OptimizerSettings, optimise_execute: float, final_sampling=None, **extra):
     """The :class:`~qbench.solver.SolverResult` of a variational method, recorded alike for all:
     the chosen answer (:class:`qbench.sampling.Answer`), circuit metrics, the backend's counters,
     the optimizer's trace, ``extra`` method facts, and the time breakdown (``optimise`` is the
-    optimizer's wall time less ``optimise_execute``, the circuit time spent inside it)."""
+    optimizer's wall time less ``optimise_execute``, the circuit time spent inside it).
+    ``final_sampling`` (:class:`~qbench.solver.FinalSampling`) when the answer was drawn from a
+    sampled distribution."""
     from qbench.solver import SolverResult
 
     info = {
@@ -240,7 +247,8 @@ def variational_result(backend, prepared, answer, result: OptimizationResult, x0
         "execute": backend.timings["execute"],
         "optimise": max(result.seconds - optimise_execute, 0.0),
     }
-    return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=info, timings=timings)
+    return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=info, timings=timings,
+                        final_sampling=final_sampling)
 
 
 @dataclass(frozen=True)
@@ -268,7 +276,7 @@ class VariationalParams(OptimizerParams):
 
     alpha: float = 1.0
     shots: int | None = None
-    final_shots: int = 10000
+    final_shots: int = DEFAULT_FINAL_SHOTS
     normalize: bool = True
 
     def __post_init__(self) -> None:

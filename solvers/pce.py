@@ -42,7 +42,7 @@ from qbench.localsearch import DEPTHS, local_search
 from qbench.maxcut import MaxCut, cut_to_bits, qubo_to_maxcut
 from qbench.params import check
 from qbench.qubo import Qubo
-from qbench.sampling import select_answer
+from qbench.sampling import decoded_answer
 from qbench.solver import SolveContext, Solver, SolverResult
 from qbench.variational import (
     OptimizationResult,
@@ -267,7 +267,7 @@ class Pce(Solver):
         optimise_execute = backend.timings["execute"] - executed_before
         rank, x0, result, values, raw_bits, searched = min(runs, key=lambda r: r[0])
         result = merged(result, [r[2] for r in runs], scale)
-        answer = select_answer(ctx, searched.bits[None, :], np.ones(1))
+        answer = decoded_answer(ctx, searched.bits)
         encoding = ctx.encoding()
         raw = ctx.problem.evaluate(encoding.decode(raw_bits))
         t = loss.spins(values[None, :])

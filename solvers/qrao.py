@@ -47,8 +47,8 @@ from qbench.ansatz import hardware_efficient
 from qbench.backends.sampler_adapter import BackendSampler
 from qbench.params import check
 from qbench.qubo import Qubo
-from qbench.sampling import select_answer
-from qbench.solver import SolveContext, Solver, SolverResult
+from qbench.sampling import decoded_answer, select_answer
+from qbench.solver import FinalSampling, SolveContext, Solver, SolverResult
 from qbench.variational import OptimizerName, OptimizerParams, minimize, variational_result
 
 
@@ -190,9 +190,13 @@ class Qrao(Solver):
         rounded = scheme.round(context)
         bits = np.array([s.x for s in rounded.samples], dtype=np.int8)
         probabilities = np.array([s.probability for s in rounded.samples])
-        answer = select_answer(ctx, bits, probabilities)
+        if p.rounding == "magic":
+            answer = select_answer(ctx, bits, probabilities)
+            final_sampling = FinalSampling(ctx.encoding(), p.rounding_shots, answer)
+        else:  # one assignment from the signs of the expectations: nothing sampled
+            answer, final_sampling = decoded_answer(ctx, bits[0]), None
         return variational_result(
-            backend, prepared, answer, result, x0, settings, optimise_execute,
+            backend, prepared, answer, result, x0, settings, optimise_execute, final_sampling=final_sampling,
             max_vars_per_qubit=p.max_vars_per_qubit, compression_ratio=encoding.compression_ratio,
             relaxed_energy=float(values[0]) + offset, rounding=p.rounding,
             basis_sampling=p.basis_sampling if p.rounding == "magic" else None,

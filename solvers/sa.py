@@ -9,7 +9,7 @@ import numpy as np
 
 from qbench.params import check
 from qbench.sampling import select_answer
-from qbench.solver import SolveContext, Solver, SolverResult
+from qbench.solver import FinalSampling, SolveContext, Solver, SolverResult
 
 
 @dataclass(frozen=True)
@@ -45,4 +45,5 @@ class SimulatedAnnealingSolver(Solver):
             bits[:, variable] = sampleset.record.sample[:, column]
         weights = np.asarray(sampleset.record.num_occurrences, dtype=float)
         answer = select_answer(ctx, bits, weights / weights.sum())
-        return SolverResult(x=answer.x, status="heuristic", info=answer.info())
+        return SolverResult(x=answer.x, status="heuristic", info=answer.info(),
+                            final_sampling=FinalSampling(encoding, self.params.num_reads, answer))

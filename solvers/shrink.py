@@ -110,6 +110,8 @@ class ShrinkSolver(Solver):
                 "inner_info": {k: v for k, v in result.info.items() if k != "trace"},
             },
             timings={"shrink": max(shrink_seconds, 0.0), **inner.timings()},
+            # The inner solver's sampling over the shrunk QUBO, if it sampled (before repair).
+            final_sampling=result.final_sampling,
         )
 
     def _correlations(self, shrinker: Shrinker, inner: InnerRuns, ctx: SolveContext) -> np.ndarray:

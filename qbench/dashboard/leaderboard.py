@@ -33,12 +33,15 @@ def column_config() -> dict:
         "qubo_variables": st.column_config.NumberColumn("QUBO vars", help="median variables of the formulation's QUBO"),
         "time_median_s": st.column_config.NumberColumn("time median [s]", format="%.3g"),
         "time_mean_s": st.column_config.NumberColumn("time mean [s]", format="%.3g"),
+        "covering_runs": st.column_config.NumberColumn(
+            "covering", help="runs whose final sampling drew >= 1/4 as many shots as the QUBO has states"),
     }
     helps = {
         "feasible_rate": ("feasible", "feasible answers / runs (failed runs count as not feasible)"),
         "gap_mean": ("gap mean", "relative optimality gap of feasible answers"),
         "gap_median": ("gap median", "relative optimality gap of feasible answers"),
         "success_probability": ("success", "mean probability of sampling an optimal solution"),
+        "success_uniform": ("success uniform", "the same for uniformly random bitstrings of the QUBO"),
     }
     for name, (label, text) in helps.items():
         config[name] = st.column_config.NumberColumn(label, help=text, format="percent")

@@ -79,6 +79,12 @@ class Encoding:
         offset, matrix = affine
         return (offset + bits.astype(np.float64) @ matrix).round().astype(np.int8)
 
+    @property
+    def decodes_affinely(self) -> bool:
+        """Whether :meth:`decode_many` decodes by one matrix product (cheap for any number of
+        rows) rather than by calling the decoder row by row."""
+        return self._affine_decoder() is not None
+
     def _affine_decoder(self) -> tuple[np.ndarray, np.ndarray] | None:
         """``(c, A^T)`` with ``decode(b) == round(c + b @ A^T)`` for every check, else ``None``
         (computed once per encoding)."""
