@@ -8,7 +8,7 @@ from qbench.records import RunRecord
 
 
 #: The top-level phases of a run; other timing keys are solver sub-phases inside ``solve``.
-PHASES = ("build", "reference", "formulate", "solve", "evaluate")
+PHASES = ("build", "reference", "formulate", "solve", "repair", "evaluate")
 
 
 def _num(value: float | None, digits: int = 6) -> str:
@@ -19,6 +19,21 @@ def _num(value: float | None, digits: int = 6) -> str:
     return f"{value:.{digits}g}"
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.4g}%"
+
+
+def _yes(value: bool | None) -> str:
+    return "yes" if value else "NO"
+
+
+def _repaired(record: RunRecord) -> bool:
+    """Whether the final answer is a repair of the solver's (raw and final figures differ)."""
+    final = (record.objective, record.feasible, record.violation)
+    raw = (record.raw_objective, record.raw_feasible, record.raw_violation)
+    return record.raw_objective is not None and final != raw
+
+
 def format_summary(record: RunRecord, path: Path | None = None) -> str:
     """A few aligned lines: instance, solver, objective vs reference, feasibility, qubits, time."""
     if record.status != "ok":
@@ -26,11 +41,17 @@ def format_summary(record: RunRecord, path: Path | None = None) -> str:
         if path is not None:
             lines.append(f"record     {path}")
         return "\n".join(lines)
-    gap = "-" if record.gap is None else f"{100 * record.gap:.4g}%"
+    gap = _percent(record.gap)
     ref = _num(record.reference)
     if record.reference is not None:
         ref += f" ({record.reference_source}{'' if record.reference_proven else ', best known'})"
-    feasible = "yes" if record.feasible else "NO"
+    feasible = f"{_yes(record.feasible)} (violation {_num(record.violation)})"
+    objective = _num(record.objective)
+    if _repaired(record):
+        # The solver's own answer next to the repaired one (see qbench.repair).
+        objective += f" (raw {_num(record.raw_objective)}, {record.repair} repair)"
+        gap += f" (raw {_percent(record.raw_gap)})"
+        feasible += f"; raw {_yes(record.raw_feasible)} (violation {_num(record.raw_violation)})"
     qubits = _num(record.qubits)
     if record.qubo_variables is not None:
         qubits += f" (penalty QUBO: {record.qubo_variables} variables)"
@@ -44,8 +65,8 @@ def format_summary(record: RunRecord, path: Path | None = None) -> str:
         f"instance   {record.instance} ({record.problem}: {record.instance_description})",
         f"solver     {record.solver}" + (f" on {record.backend}" if record.backend else "")
         + f" (status {record.solver_status})",
-        f"objective  {_num(record.objective)}   reference {ref}   gap {gap}",
-        f"feasible   {feasible} (violation {_num(record.violation)})",
+        f"objective  {objective}   reference {ref}   gap {gap}",
+        f"feasible   {feasible}",
         f"qubits     {qubits}",
         f"time       {times.get('total', 0):.3g} s ({parts})",
     ]
