@@ -7,7 +7,8 @@ Runs, on the small shipped/generated instances (default generated MDKP, SAC-94 p
 the Lagrangian solver with every multiplier method and graph shrinking -- all with the inner
 (or only) solver ``cvar_vqe`` -- through the ordinary run pipeline (``qbench.runner``), and
 prints a markdown table of qubits and gap (``infeasible`` when the answer violates a
-constraint, ``-`` when the QUBO is too large to simulate here). ``--survey`` adds the
+constraint, ``-`` when the QUBO is too large to simulate here; the solver's raw answer in
+parentheses where the run's repair improved it). ``--survey`` adds the
 unbalanced-penalization survey: on how many small MDKP instances the exact ground state of the
 unbalanced QUBO (published coefficients) is feasible, and on how many it is optimal.
 Needs ``QBENCH_INSTANCES`` for pet2 and 1tc.8.
@@ -72,11 +73,20 @@ def qubits_needed(overrides: list[str]) -> int | None:
 
 
 def cell(record) -> str:
+    """``qubits / gap`` of the final answer, and the solver's raw answer's gap beside it when
+    the run's repair changed it."""
     if record.status != "ok":
         return f"error: {record.error}"
-    if not record.feasible:
-        return f"{record.qubits} / infeasible"
-    return f"{record.qubits} / {100 * record.gap:.1f}%"
+    text = f"{record.qubits} / {_gap(record.feasible, record.gap)}"
+    if (record.raw_feasible, record.raw_gap) != (record.feasible, record.gap):
+        text += f" (raw {_gap(record.raw_feasible, record.raw_gap)})"
+    return text
+
+
+def _gap(feasible: bool | None, gap: float | None) -> str:
+    if not feasible:
+        return "infeasible"
+    return "-" if gap is None else f"{100 * gap:.1f}%"
 
 
 def study(backend: str, seed: int) -> str:

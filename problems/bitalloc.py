@@ -223,7 +223,10 @@ class BitAllocation(Problem):
         2. each group of tied layers takes the lowest width chosen in it;
         3. while over budget, lower by one step the group whose step costs the least
            perturbation per unit of cost saved (ties by layer index). The all-lowest
-           allocation meets every budget with ``frac >= 0``, so this ends feasible."""
+           allocation meets every budget with ``frac >= 0``, so this ends feasible;
+        4. while some group's one-step raise lowers the perturbation and fits the budget, raise
+           the one that gains the most perturbation per unit of cost spent (ties by layer
+           index). An optimal allocation has no such raise and is returned unchanged."""
         z = self.choices(x).round()
         k = np.array([int(np.argmax(r)) if r.any() else 0 for r in z])
         groups = _tie_groups(self.n_layers, self.ties)
@@ -241,9 +244,29 @@ class BitAllocation(Problem):
                 if best_key is None or key < best_key:
                     best, best_key = g, key
             k[groups[best]] -= 1
+        while (raised := self._best_raise(groups, k)) is not None:
+            k[groups[raised]] += 1
         z = np.zeros_like(z, dtype=np.int8)
         z[rows, k] = 1
         return self.encode_choices(z)
+
+    def _best_raise(self, groups: list[list[int]], k: np.ndarray) -> int | None:
+        """The tie group whose one-step raise gains the most perturbation per unit of cost
+        within the budget (a raise that costs nothing first), or ``None`` when none gains."""
+        rows = np.arange(self.n_layers)
+        headroom = self.budget + self.tolerance - float(self.cost[rows, k].sum())
+        best, best_key = None, None
+        for g, group in enumerate(groups):
+            if k[group[0]] == len(self.widths) - 1:
+                continue
+            extra = float((self.cost[group, k[group] + 1] - self.cost[group, k[group]]).sum())
+            gain = float((self.perturbation[group, k[group]] - self.perturbation[group, k[group] + 1]).sum())
+            if gain <= TOLERANCE * max(1.0, abs(float(self.perturbation[group, k[group]].sum()))) or extra > headroom:
+                continue
+            key = (-(gain / extra) if extra > 0 else -math.inf, group[0])
+            if best_key is None or key < best_key:
+                best, best_key = g, key
+        return best
 
     def forbids_tie(self, i: int, j: int, same: bool) -> bool:
         """Sound rules only: two widths of one layer never both (one-hot); two variables whose

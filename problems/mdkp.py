@@ -68,8 +68,7 @@ class Mdkp(Problem):
 
     def evaluate(self, x: np.ndarray) -> Evaluation:
         x = np.asarray(x, dtype=float)
-        excess = np.maximum(self.weights @ x - self.capacities, 0.0)
-        violation = float(excess.sum())
+        violation = self._excess(self.weights @ x)
         return Evaluation(float(self.profits @ x), violation <= TOLERANCE, violation)
 
     def build_mip(self, model):
@@ -92,22 +91,35 @@ class Mdkp(Problem):
         return bool(np.any(self.weights[:, i] + self.weights[:, j] > self.capacities + TOLERANCE))
 
     def repair(self, x: np.ndarray) -> np.ndarray:
-        """Drop the items of lowest profit per unit of (normalised) weight until feasible,
-        then add items greedily in the reverse order while they fit."""
-        x = np.asarray(x, dtype=np.int8).copy()
-        scale = np.where(self.capacities > 0, self.capacities, 1.0)
-        density = self.profits / np.maximum((self.weights / scale[:, None]).sum(axis=0), 1e-12)
-        order = np.argsort(density, kind="stable")
-        for j in order:
-            if self.evaluate(x).feasible:
-                break
-            x[j] = 0
+        """A feasible selection near ``x``, deterministically: drop the chosen items by
+        increasing profit per unit of weight (:meth:`density`) until every capacity holds, then
+        add the items of positive profit by decreasing ratio while they fit. A feasible ``x``
+        loses nothing, and an optimal one is returned unchanged (no profitable item fits
+        beside it)."""
+        x = (np.asarray(x, dtype=float).round() != 0).astype(np.int8)
+        order = np.argsort(self.density(), kind="stable")
         load = self.weights @ x
+        for j in order:
+            if self._excess(load) <= TOLERANCE:
+                break
+            if x[j]:
+                x[j] = 0
+                load = load - self.weights[:, j]
         for j in order[::-1]:
-            if x[j] == 0 and np.all(load + self.weights[:, j] <= self.capacities + TOLERANCE):
+            if not x[j] and self.profits[j] > 0 and self._excess(load + self.weights[:, j]) <= TOLERANCE:
                 x[j] = 1
                 load = load + self.weights[:, j]
         return x
+
+    def _excess(self, load: np.ndarray) -> float:
+        """Total load over capacity (the violation :meth:`evaluate` reports)."""
+        return float(np.maximum(load - self.capacities, 0.0).sum())
+
+    def density(self) -> np.ndarray:
+        """Profit per unit of weight, each weight taken as a fraction of its capacity (the usual
+        greedy ratio for several constraints; a zero capacity counts as 1)."""
+        scale = np.where(self.capacities > 0, self.capacities, 1.0)
+        return self.profits / np.maximum((self.weights / scale[:, None]).sum(axis=0), 1e-12)
 
 
 @dataclass(frozen=True)

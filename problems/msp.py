@@ -84,6 +84,29 @@ class Msp(Problem):
         violation = float(np.abs(self.residual(x)).sum())
         return Evaluation(violation, violation == 0, violation)
 
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        """Steepest descent on the total violation ``sum_i |A_i x - b_i|``: flip the retailer
+        whose flip lowers it most (lowest index on ties) while one does. The violation never
+        rises, but the result is an exact split only if descent reaches 0, which a local
+        search need not (market split is hard because few exact splits exist).
+
+        Written here because the library descents at hand (dwave-samplers'
+        ``SteepestDescentSolver``) minimise a quadratic model, i.e. the squared residual, whose
+        steps may raise the absolute violation this problem is judged by."""
+        x = np.asarray(x).round().astype(np.int64)
+        residual = self.residual(x)
+        violation = np.abs(residual).sum()
+        while violation > 0:
+            step = 1 - 2 * x  # +1 adds retailer j, -1 removes it
+            after = np.abs(residual[:, None] + self.coefficients * step[None, :]).sum(axis=0)
+            j = int(np.argmin(after))
+            if after[j] >= violation:
+                break
+            residual = residual + step[j] * self.coefficients[:, j]
+            x[j] ^= 1
+            violation = after[j]
+        return x.astype(np.int8)
+
     def build_mip(self, model):
         """The standard slack model: min sum_i (s+_i + s-_i) s.t. A_i x - s+_i + s-_i = b_i,
         continuous s+, s- >= 0 (at an optimum one of each pair is 0, so the sum is the violation)."""

@@ -98,7 +98,10 @@ class Problem(ABC):
         return hashlib.sha256(text.encode()).hexdigest()
 
     def repair(self, x: np.ndarray) -> np.ndarray:
-        """Return a feasible decision vector close to ``x`` (problem-specific heuristics)."""
+        """A decision vector close to ``x``, feasible where the heuristic can reach feasibility
+        (market split's descent need not), and no worse than ``x`` for a feasible ``x``;
+        deterministic. :mod:`qbench.repair` applies it to a run's answer and keeps the result
+        only when it is better."""
         raise NotImplementedError(f"{self.kind} has no repair heuristic")
 
     def forbids_tie(self, i: int, j: int, same: bool) -> bool:

@@ -140,8 +140,10 @@ def summary_row(runs: pd.DataFrame, instance: str, submitter: str, affiliation: 
 
 def _workflow(first: pd.Series) -> str:
     method = str(first["method"])
+    repair = ("; then the problem's greedy repair, kept where it improved the answer"
+              if first.get("repair") == "greedy" else "")
     if first["solver"] == "scip":
-        return f"qbench solver={method}: SCIP on the problem's MIP model"
+        return f"qbench solver={method}: SCIP on the problem's MIP model{repair}"
     backend = f" on backend={first['backend']}" if pd.notna(first["qubits"]) else ""
     return (f"qbench solver={method}{backend}: {first['formulation']} QUBO of the instance; "
-            "the answer decoded to the original variables and evaluated natively")
+            f"the answer decoded to the original variables and evaluated natively{repair}")

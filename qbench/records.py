@@ -36,7 +36,12 @@ VOLATILE_KEYS = ("output_root", "progress", "hydra", "timeout_s", "launcher", "s
 class RunRecord:
     """Everything known about one run. ``gap`` is relative to the reference and >= 0 when the
     reference is optimal (see :func:`qbench.problem.optimality_gap`); it is set only for
-    feasible answers."""
+    feasible answers.
+
+    ``objective``, ``feasible``, ``violation``, ``gap`` and ``solution`` are the final answer:
+    the solver's, or its repair where ``repair`` (:mod:`qbench.repair`) improved it; ``raw_*``
+    are the solver's own answer (equal to the final ones when nothing was repaired).
+    """
 
     key: str
     problem: str
@@ -60,6 +65,11 @@ class RunRecord:
     reference_proven: bool | None = None
     gap: float | None = None
     approximation_ratio: float | None = None
+    repair: str | None = None
+    raw_objective: float | None = None
+    raw_feasible: bool | None = None
+    raw_violation: float | None = None
+    raw_gap: float | None = None
     qubits: int | None = None
     qubo_variables: int | None = None
     variables: int | None = None

@@ -11,7 +11,9 @@ Tables (markdown in ``report.md``, each also as CSV under ``tables/``):
 Definitions (stated in ``report.md`` too): ``runs`` counts every record (ok, error, timeout);
 ``feasible`` = feasible answers / runs, so a failed run counts as not feasible; ``gap`` is the
 relative optimality gap of feasible answers against a reference (mean and median over the runs
-that have one); ``success`` = mean over runs of the probability of sampling an optimal solution
+that have one); ``feasible raw`` and ``gap raw`` are the same for the solvers' own answers before
+the runs' repair (:mod:`qbench.repair`; equal to the others where nothing was repaired);
+``success`` = mean over runs of the probability of sampling an optimal solution
 in the final distribution (``solver_info.optimal_probability``; quantum and sampling solvers;
 none for a method that decodes a single answer); ``success uniform`` = mean over the same runs of
 the probability that a uniformly random bitstring of the QUBO is optimal
@@ -34,6 +36,8 @@ DEFINITIONS = """\
 `runs`: all records (ok, error, timeout); `ok`/`failed`: by status. `feasible`: feasible
 answers / runs (failed runs count as not feasible). `gap mean`/`gap median`: relative
 optimality gap of feasible answers against the reference, over the runs that have one.
+`feasible raw`/`gap raw`: the same (gap: mean) for the solvers' own answers before repair
+(`repair=greedy`); the other columns are the final, repaired answers.
 `success`: mean probability of sampling an optimal solution in the final distribution (none for
 methods that decode a single answer); `success uniform`: the same for uniformly random bitstrings
 of the QUBO, over the same runs; `covering`: runs whose final sampling drew >= 1/4 as many shots
@@ -44,7 +48,8 @@ formulation's QUBO. `time`: wall time of the whole run, seconds.
 
 _SUMMARY_HEADERS = {
     "problem": "problem", "method": "method", "runs": "runs", "ok": "ok", "failed": "failed",
-    "feasible_rate": "feasible", "gap_mean": "gap mean", "gap_median": "gap median",
+    "feasible_rate": "feasible", "raw_feasible_rate": "feasible raw", "gap_mean": "gap mean",
+    "raw_gap_mean": "gap raw", "gap_median": "gap median",
     "success_probability": "success", "qubits": "qubits", "qubo_variables": "QUBO vars",
     "time_median_s": "time median [s]", "time_mean_s": "time mean [s]",
     "success_uniform": "success uniform", "covering_runs": "covering",
@@ -56,12 +61,16 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
     feasible = group["feasible"].fillna(False).astype(bool) & ok
     gaps = group.loc[feasible, "gap"].dropna()
     sampled = ok & group["success_probability"].notna()
+    raw_feasible = group["raw_feasible"].fillna(False).astype(bool) & ok
+    raw_gaps = group.loc[raw_feasible, "raw_gap"].dropna()
     return pd.Series({
         "runs": len(group),
         "ok": int(ok.sum()),
         "failed": int((~ok).sum()),
         "feasible_rate": feasible.sum() / len(group),
+        "raw_feasible_rate": raw_feasible.sum() / len(group),
         "gap_mean": gaps.mean() if len(gaps) else np.nan,
+        "raw_gap_mean": raw_gaps.mean() if len(raw_gaps) else np.nan,
         "gap_median": gaps.median() if len(gaps) else np.nan,
         "success_probability": group.loc[ok, "success_probability"].mean(),
         "qubits": group.loc[ok, "qubits"].median(),
@@ -136,7 +145,8 @@ def markdown(table: pd.DataFrame, headers: dict[str, str] | None = None) -> str:
 def format_cell(column: str, value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return "-"
-    if column in ("feasible_rate", "gap_mean", "gap_median", "success_probability"):
+    if column in ("feasible_rate", "raw_feasible_rate", "gap_mean", "raw_gap_mean", "gap_median",
+                  "success_probability"):
         return f"{100 * float(value):.1f}%"
     if column == "success_uniform":
         return f"{100 * float(value):.2g}%"

@@ -1,7 +1,8 @@
 """Run one configuration end to end and produce its record.
 
 build the instance -> build formulation and solver -> solve -> compare a sampled answer's
-distribution with uniform sampling (:mod:`qbench.baseline`) -> evaluate natively -> record.
+distribution with uniform sampling (:mod:`qbench.baseline`) -> repair (``repair: greedy``, kept
+only when better) -> evaluate natively -> record.
 Every failure ends in a record too: ``status="error"`` with a one-line reason (user errors) or
 the exception and its traceback (bugs). Nothing here prints; the CLI does.
 """
@@ -22,6 +23,7 @@ from qbench.errors import QbenchError
 from qbench.params import to_plain
 from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
 from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
+from qbench.repair import RepairedAnswer, repair_answer, repair_setting
 from qbench.solver import FinalSampling, SolveContext, Solver, SolverResult
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ def execute(cfg: Mapping[str, Any]) -> RunRecord:
 
 
 def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> None:
+    record.repair = repair_setting(config)
     with _timed(times, "build"):
         formulation = registry.build_component(config["formulation"], "formulation")
         solver: Solver = registry.build_component(config["solver"], "solver")
@@ -115,8 +118,10 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> 
     if result.x is None:
         record.feasible = False
         return
+    with _timed(times, "repair"):
+        answer = repair_answer(problem, result.x, record.repair)
     with _timed(times, "evaluate"):
-        record_evaluation(record, problem, result.x)
+        record_evaluation(record, problem, answer)
 
 
 def with_proven_reference(problem: Problem, settings: Mapping[str, Any]) -> Problem:
@@ -136,18 +141,22 @@ def with_proven_reference(problem: Problem, settings: Mapping[str, Any]) -> Prob
     return dataclasses.replace(problem, reference=reference)
 
 
-def record_evaluation(record: RunRecord, problem: Problem, x: np.ndarray) -> None:
-    """Fill the quality fields of ``record`` from the native evaluation of ``x``."""
-    evaluation = problem.evaluate(np.asarray(x))
-    record.solution = [int(v) for v in np.asarray(x).round().astype(int)]
+def record_evaluation(record: RunRecord, problem: Problem, answer: RepairedAnswer) -> None:
+    """Fill the quality fields of ``record``: the final answer's in ``objective``, ``feasible``,
+    ``violation``, ``gap``, the solver's raw answer's in ``raw_*`` (the same when not repaired)."""
+    evaluation, raw, reference = answer.evaluation, answer.raw, problem.reference.value
+    record.repair = answer.repair
+    record.solution = [int(v) for v in np.asarray(answer.x).round().astype(int)]
     record.objective = evaluation.objective
     record.feasible = evaluation.feasible
     record.violation = evaluation.violation
     if evaluation.feasible:
-        record.gap = optimality_gap(evaluation.objective, problem.reference.value, problem.sense)
-        record.approximation_ratio = approximation_ratio(
-            evaluation.objective, problem.reference.value, problem.sense
-        )
+        record.gap = optimality_gap(evaluation.objective, reference, problem.sense)
+        record.approximation_ratio = approximation_ratio(evaluation.objective, reference, problem.sense)
+    record.raw_objective = raw.objective
+    record.raw_feasible = raw.feasible
+    record.raw_violation = raw.violation
+    record.raw_gap = optimality_gap(raw.objective, reference, problem.sense) if raw.feasible else None
 
 
 def record_baseline(record: RunRecord, problem: Problem, sampling: FinalSampling) -> None:

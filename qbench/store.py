@@ -28,15 +28,17 @@ COLUMNS = [
     "experiment", "key", "problem", "instance", "instance_hash", "method", "solver", "backend",
     "formulation", "seed", "status", "error", "solver_status", "objective", "reference",
     "reference_source", "reference_proven", "gap", "approximation_ratio", "feasible", "violation",
-    "dual_bound", "qubits", "qubo_variables", "variables", "constraints", "success_probability",
-    "feasible_probability", "p_optimal_uniform", "p_feasible_uniform", "uniform_method",
-    "uniform_stderr", "optimal_lift", "feasible_lift", "final_coverage", "covers_space",
-    "energy_approximation_ratio", "sense", "solution", "trace", "created", "git_revision", "record_path",
+    "repair", "raw_objective", "raw_gap", "raw_feasible", "raw_violation", "dual_bound", "qubits",
+    "qubo_variables", "variables", "constraints", "success_probability", "feasible_probability",
+    "p_optimal_uniform", "p_feasible_uniform", "uniform_method", "uniform_stderr", "optimal_lift",
+    "feasible_lift", "final_coverage", "covers_space", "energy_approximation_ratio", "sense",
+    "solution", "trace", "created", "git_revision", "record_path",
 ]
 _NUMERIC = ["seed", "objective", "reference", "gap", "approximation_ratio", "violation",
-            "dual_bound", "qubits", "qubo_variables", "variables", "constraints",
-            "success_probability", "feasible_probability", "p_optimal_uniform", "p_feasible_uniform",
-            "uniform_stderr", "optimal_lift", "feasible_lift", "final_coverage", "energy_approximation_ratio"]
+            "raw_objective", "raw_gap", "raw_violation", "dual_bound", "qubits", "qubo_variables",
+            "variables", "constraints", "success_probability", "feasible_probability",
+            "p_optimal_uniform", "p_feasible_uniform", "uniform_stderr", "optimal_lift", "feasible_lift",
+            "final_coverage", "energy_approximation_ratio"]
 _REQUIRED = ("key", "problem", "solver", "status")
 
 
@@ -73,6 +75,10 @@ def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
     info = data.get("solver_info") or {}
     trace = info.get("trace")
     row = {name: data.get(name) for name in COLUMNS if name in data}
+    if "repair" not in data:
+        # A record with no `repair` field had no repair step: its answer is the solver's own.
+        row.update(repair="none", raw_objective=data.get("objective"), raw_gap=data.get("gap"),
+                   raw_feasible=data.get("feasible"), raw_violation=data.get("violation"))
     row.update(
         experiment=(config.get("sweep") or {}).get("experiment"),
         success_probability=info.get("optimal_probability"),
@@ -102,6 +108,7 @@ def to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
         frame[name] = pd.to_numeric(frame[name], errors="coerce")
     frame["feasible"] = frame["feasible"].astype("boolean")
     frame["covers_space"] = frame["covers_space"].astype("boolean")
+    frame["raw_feasible"] = frame["raw_feasible"].astype("boolean")
     frame["method"] = method_labels(frame)
     times = sorted(c for c in frame.columns if c.startswith("time_"))
     rest = [c for c in frame.columns if c not in COLUMNS and c not in times]
@@ -109,10 +116,12 @@ def to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def method_labels(frame: pd.DataFrame) -> pd.Series:
-    """``solver`` plus the solver settings (and formulation) that vary among its records here.
+    """``solver`` plus the solver settings (and formulation, and repair) that vary among its
+    records here.
 
     A study that sweeps CVaR's alpha, or compares penalty and unbalanced formulations for the
-    same solver, gets one row per variant in its tables ("cvar_vqe alpha=0.25 / unbalanced").
+    same solver, gets one row per variant in its tables ("cvar_vqe alpha=0.25 / unbalanced");
+    runs with and without repair get "qaoa repair=none" and "qaoa repair=greedy".
     """
     labels = pd.Series(frame["solver"].astype(str), index=frame.index, dtype=object)
     for solver, group in frame.groupby("solver"):
@@ -120,8 +129,11 @@ def method_labels(frame: pd.DataFrame) -> pd.Series:
         keys = sorted({k for p in params for k in p})
         varying = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True) for p in params}) > 1]
         show_formulation = group["formulation"].nunique(dropna=True) > 1
-        for index, p, formulation in zip(group.index, params, group["formulation"]):
+        show_repair = group["repair"].nunique(dropna=True) > 1
+        for index, p, formulation, repair in zip(group.index, params, group["formulation"], group["repair"]):
             label = " ".join([str(solver)] + [f"{k}={_short(p.get(k))}" for k in varying])
+            if show_repair:
+                label += f" repair={repair}"
             if show_formulation:
                 label += f" / {formulation}"
             labels[index] = label

@@ -8,7 +8,7 @@ from qbench.records import RunRecord
 
 
 #: The top-level phases of a run; other timing keys are solver sub-phases inside ``solve``.
-PHASES = ("build", "reference", "formulate", "solve", "baseline", "evaluate")
+PHASES = ("build", "reference", "formulate", "solve", "baseline", "repair", "evaluate")
 
 
 def _num(value: float | None, digits: int = 6) -> str:
@@ -55,6 +55,19 @@ def sampling_lines(record: RunRecord) -> list[str]:
                  else f"shots for {100 * coverage:.3g}% of its QUBO's states")
         lines.append(f"warning    final sampling draws {drawn}: a gap of 0 is not evidence of the method")
     return lines
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.4g}%"
+
+
+def _yes(value: bool | None) -> str:
+    return "yes" if value else "NO"
+
+
+def _repaired(record: RunRecord) -> bool:
+    """Whether the final answer is a repair of the solver's (raw and final figures differ)."""
+    final = (record.objective, record.feasible, record.violation)
+    raw = (record.raw_objective, record.raw_feasible, record.raw_violation)
+    return record.raw_objective is not None and final != raw
 
 
 def format_summary(record: RunRecord, path: Path | None = None) -> str:
@@ -64,11 +77,17 @@ def format_summary(record: RunRecord, path: Path | None = None) -> str:
         if path is not None:
             lines.append(f"record     {path}")
         return "\n".join(lines)
-    gap = "-" if record.gap is None else f"{100 * record.gap:.4g}%"
+    gap = _percent(record.gap)
     ref = _num(record.reference)
     if record.reference is not None:
         ref += f" ({record.reference_source}{'' if record.reference_proven else ', best known'})"
-    feasible = "yes" if record.feasible else "NO"
+    feasible = f"{_yes(record.feasible)} (violation {_num(record.violation)})"
+    objective = _num(record.objective)
+    if _repaired(record):
+        # The solver's own answer next to the repaired one (see qbench.repair).
+        objective += f" (raw {_num(record.raw_objective)}, {record.repair} repair)"
+        gap += f" (raw {_percent(record.raw_gap)})"
+        feasible += f"; raw {_yes(record.raw_feasible)} (violation {_num(record.raw_violation)})"
     qubits = _num(record.qubits)
     if record.qubo_variables is not None:
         qubits += f" (penalty QUBO: {record.qubo_variables} variables)"
@@ -82,8 +101,8 @@ def format_summary(record: RunRecord, path: Path | None = None) -> str:
         f"instance   {record.instance} ({record.problem}: {record.instance_description})",
         f"solver     {record.solver}" + (f" on {record.backend}" if record.backend else "")
         + f" (status {record.solver_status})",
-        f"objective  {_num(record.objective)}   reference {ref}   gap {gap}",
-        f"feasible   {feasible} (violation {_num(record.violation)})",
+        f"objective  {objective}   reference {ref}   gap {gap}",
+        f"feasible   {feasible}",
         f"qubits     {qubits}",
         *sampling_lines(record),
         f"time       {times.get('total', 0):.3g} s ({parts})",

@@ -20,7 +20,8 @@ The correlators are estimated with ``Backend.estimate`` (each Pauli family is ju
 observable; a sampling backend groups them into measurement bases itself), and the gradient
 for SLSQP / L-BFGS-B comes from the parameter-shift rule, batched in one estimate call.
 The decoded bits are optionally improved by a 1/2/3-bit-flip descent on the QUBO energy
-(:mod:`qbench.localsearch`); the raw decoded answer is recorded next to the returned one.
+(:mod:`qbench.localsearch`); the answer is the natively better of the raw decoded and the
+searched bits (``local_search_kept``), and the raw decoded answer is recorded next to it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from qbench.localsearch import DEPTHS, local_search
 from qbench.maxcut import MaxCut, cut_to_bits, qubo_to_maxcut
 from qbench.params import check
 from qbench.qubo import Qubo
+from qbench.repair import better
 from qbench.sampling import decoded_answer
 from qbench.solver import SolveContext, Solver, SolverResult
 from qbench.variational import (
@@ -267,9 +269,13 @@ class Pce(Solver):
         optimise_execute = backend.timings["execute"] - executed_before
         rank, x0, result, values, raw_bits, searched = min(runs, key=lambda r: r[0])
         result = merged(result, [r[2] for r in runs], scale)
-        answer = decoded_answer(ctx, searched.bits)
         encoding = ctx.encoding()
         raw = ctx.problem.evaluate(encoding.decode(raw_bits))
+        # The search lowers the QUBO energy, which can cost native quality (an item dropped to
+        # match the slack bits): the raw decode is kept where it is natively better.
+        keep_raw = ctx.selection == "native" and better(
+            raw, ctx.problem.evaluate(encoding.decode(searched.bits)), ctx.problem.sense)
+        answer = decoded_answer(ctx, raw_bits if keep_raw else searched.bits)
         t = loss.spins(values[None, :])
         solver_result = variational_result(
             backend, prepared, answer, result, x0, settings, optimise_execute,
@@ -280,6 +286,7 @@ class Pce(Solver):
             raw_bitstring="".join(map(str, raw_bits[::-1].tolist())),
             raw_energy=qubo.energy(raw_bits), raw_objective=raw.objective, raw_feasible=raw.feasible,
             raw_violation=raw.violation, local_search=p.local_search, local_search_moves=searched.moves,
+            local_search_kept=not keep_raw,
             restarts=p.restarts, best_restart=rank[2], loss_scale=scale,
         )
         solver_result.timings["local_search"] = searched_seconds

@@ -47,7 +47,7 @@ def test_fake_ibm_default_device_runs_qaoa_end_to_end():
     assert info["physical_qubits"] == record.qubits == 5
     assert info["total_shots"] == 200 * info["optimizer_evaluations"] + 300
     # The tiny instance has 32 states; 300 noisy shots contain its optimum (reference proven by SCIP).
-    assert record.reference_proven and record.feasible and record.gap == 0
+    assert record.reference_proven and record.raw_feasible and record.raw_gap == 0
 
 
 def test_samples_come_from_the_noisy_routed_circuit_in_logical_bit_order():

@@ -146,7 +146,7 @@ def test_mis_1tc16_shrinks_to_the_target_and_stays_independent(instances_dir):
     problem = build_problem({"name": "mis", "instance": "1tc.16"})
     chosen = [v for v, bit in enumerate(record.solution) if bit]
     assert all((u, v) not in problem.edges for u in chosen for v in chosen)
-    assert record.feasible and record.objective <= problem.reference.value
+    assert record.raw_feasible and record.raw_objective <= problem.reference.value
 
 
 def test_mdkp_penalty_qubo_with_slack_shrinks_to_two_thirds():
@@ -154,7 +154,7 @@ def test_mdkp_penalty_qubo_with_slack_shrinks_to_two_thirds():
     assert record.status == "ok", record.error
     info = record.solver_info
     assert record.qubits == info["target_qubits"] == 10 and info["original_qubits"] == 14
-    assert record.feasible and info["feasible_after_repair"]
+    assert record.raw_feasible and info["feasible_after_repair"]
     problem = build_problem({"name": "mdkp", "instance": None, "index": None,
                              "generator": {"n_items": 6, "n_constraints": 2, "tightness": 0.5, "max_weight": 10, "seed": 0}})
     x = np.asarray(record.solution)

@@ -38,7 +38,9 @@ def column_config() -> dict:
     }
     helps = {
         "feasible_rate": ("feasible", "feasible answers / runs (failed runs count as not feasible)"),
+        "raw_feasible_rate": ("feasible raw", "the same for the solvers' own answers, before repair"),
         "gap_mean": ("gap mean", "relative optimality gap of feasible answers"),
+        "raw_gap_mean": ("gap raw", "mean gap of the solvers' own feasible answers, before repair"),
         "gap_median": ("gap median", "relative optimality gap of feasible answers"),
         "success_probability": ("success", "mean probability of sampling an optimal solution"),
         "success_uniform": ("success uniform", "the same for uniformly random bitstrings of the QUBO"),
