@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from qbench.errors import InputFileError
-from qbench.parsing import read_text
+from qbench.parsing import MAX_MAGNITUDE, read_text
 
 #: Code cell holding each network's table, and the factor turning its parameter and bops literals
 #: into counts.
@@ -105,6 +105,19 @@ def _code_cells(path: Path) -> list[tuple[str, str]]:
     return result
 
 
+def _numbers(path: Path, field: str, values: list) -> np.ndarray:
+    """A literal list as an array: plain numbers only, each finite, non-negative (the tables
+    hold traces, squared perturbations, counts and times) and at most 2^53."""
+    for k, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputFileError(path, f"{field}[{k}]: expected a number, got {v!r}")
+        if not (abs(v) <= MAX_MAGNITUDE):  # also false for nan
+            raise InputFileError(path, f"{field}[{k}]: must be a finite number within 2^53, got {v!r}")
+        if v < 0:
+            raise InputFileError(path, f"{field}[{k}]: must be >= 0, got {v!r}")
+    return np.array(values, dtype=float)
+
+
 def _literal_arrays(path: Path, source: str, index: int, network: str) -> dict[str, np.ndarray]:
     """``NAME = np.array([...])`` (optionally followed by ``/ constant`` divisions) -> the list."""
     where = f"cell {index} ({network})"
@@ -126,9 +139,9 @@ def _literal_arrays(path: Path, source: str, index: int, network: str) -> dict[s
             raise InputFileError(path, f"{where}: {name} is not np.array([...]) of a literal list")
         try:
             values = ast.literal_eval(value.args[0])
-            found[ARRAYS[name]] = np.array(values, dtype=float)
-        except (ValueError, TypeError, SyntaxError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             raise InputFileError(path, f"{where}: {name} holds something other than numbers") from None
+        found[ARRAYS[name]] = _numbers(path, f"{where}: {name}", values)
     missing = [name for name, field in ARRAYS.items() if field not in found]
     if missing:
         raise InputFileError(path, f"{where}: no {', '.join(missing)} array")

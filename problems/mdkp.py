@@ -1,12 +1,16 @@
 """Multi-dimensional knapsack (MDKP): choose items maximising profit within m capacities.
 
 Formats: SAC-94 ``.dat`` (one instance: ``n m opt``, profits, the m x n weights row by row,
-capacities) and OR-Library ``mknap1.txt`` (a count K, then K such instances; pick one with
-``problem.index``). Generator: Chu & Beasley (1998) correlated instances.
+capacities), OR-Library ``mknap1.txt`` and ``mknapcb1..9.txt`` (a count K, then K such
+instances) and OR-Library ``mknap2.txt`` (a description, then instances each opened by a
+``problem NAME`` line: ``m n``, profits, capacities, weight rows, optimum; ``//`` comments).
+A multi-instance file needs ``problem.index`` (1-based). ``opt`` 0 means unknown. Weights and
+capacities are non-negative. Generator: Chu & Beasley (1998) correlated instances.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from qiskit_optimization import QuadraticProgram
 from qbench.errors import InputFileError
 from qbench.instances import ManifestEntry
 from qbench.params import check
-from qbench.parsing import NumberStream
+from qbench.parsing import NumberStream, read_lines
 from qbench.problem import Evaluation, Problem, ProblemFamily, Reference
 
 TOLERANCE = 1e-9
@@ -159,54 +163,127 @@ def generate(params: Generator, options: Options | None = None) -> Mdkp:
     return Mdkp(name, profits.astype(float), weights.astype(float), capacities.astype(float))
 
 
-def _read_one(stream: NumberStream, label: str) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, float]:
+@dataclass(frozen=True, eq=False)
+class _Instance:
+    """One instance as a file states it, ``line`` being where its optimum is."""
+
+    profits: np.ndarray
+    weights: np.ndarray
+    capacities: np.ndarray
+    optimum: float
+    line: int
+
+
+def _read_one(stream: NumberStream, label: str) -> _Instance:
+    """``n m opt``, profits, weight rows, capacities (SAC-94 and OR-Library mknap1/mknapcb)."""
+    line = stream.line
     n = stream.int(f"{label} number of items", minimum=1)
     m = stream.int(f"{label} number of constraints", minimum=1)
-    opt = stream.float(f"{label} optimum")
+    stream.require(n + m * n + m + 1, f"{label}: n={n} items and m={m} constraints", line)
+    optimum_line = stream.line
+    opt = stream.float(f"{label} optimum", minimum=0)
     profits = stream.floats(n, f"{label} profit")
-    weights = np.array([stream.floats(n, f"{label} weight row {i + 1}") for i in range(m)])
+    weights = np.array([stream.floats(n, f"{label} weight row {i + 1}", minimum=0) for i in range(m)])
+    capacities = stream.floats(m, f"{label} capacity", minimum=0)
+    return _Instance(profits, weights, capacities, opt, optimum_line)
+
+
+def _read_literature(stream: NumberStream, label: str) -> _Instance:
+    """``m n``, profits, capacities, weight rows, optimum (OR-Library mknap2)."""
     line = stream.line
-    capacities = stream.floats(m, f"{label} capacity")
-    if np.any(capacities < 0):
-        raise InputFileError(stream.path, "capacities must be non-negative", line)
-    if np.any(weights < 0):
-        raise InputFileError(stream.path, "weights must be non-negative")
-    return n, profits, weights, capacities, opt
+    m = stream.int(f"{label} number of constraints", minimum=1)
+    n = stream.int(f"{label} number of items", minimum=1)
+    stream.require(n + m + m * n + 1, f"{label}: m={m} constraints and n={n} items", line)
+    profits = stream.floats(n, f"{label} profit")
+    capacities = stream.floats(m, f"{label} capacity", minimum=0)
+    weights = np.array([stream.floats(n, f"{label} weight row {i + 1}", minimum=0) for i in range(m)])
+    optimum_line = stream.line
+    opt = stream.float(f"{label} optimum", minimum=0)
+    stream.expect_end()
+    return _Instance(profits, weights, capacities, opt, optimum_line)
+
+
+#: A line opening one instance of OR-Library's mknap2 ("problem WEING1.DAT").
+_PROBLEM_LINE = re.compile(r"problem\s+(\S+)", re.IGNORECASE)
+
+
+@dataclass
+class _Block:
+    name: str
+    line: int
+    lines: list[tuple[int, str]]
+
+
+def _literature_blocks(lines: list[str]) -> list[_Block]:
+    """The instances of a file laid out as OR-Library's ``mknap2.txt``: a description, then
+    instances each opened by a ``problem NAME`` line; ``//`` starts a comment. Empty when the
+    file has no ``problem`` line (another layout)."""
+    blocks: list[_Block] = []
+    for number, raw in enumerate(lines, 1):
+        text = raw.split("//", 1)[0]
+        match = _PROBLEM_LINE.fullmatch(text.strip(" \t\v\f"))
+        if match:
+            blocks.append(_Block(match.group(1), number, []))
+        elif blocks:
+            blocks[-1].lines.append((number, text))
+    return blocks
+
+
+def _choose(path: Path, count: int, index: int | None, names: list[str] | None = None) -> None:
+    if index is None:
+        listed = f" ({', '.join(names)})" if names else ""
+        raise InputFileError(path, f"holds {count} instances{listed}; choose one with problem.index=1..{count}")
+    if index > count:
+        raise InputFileError(path, f"problem.index={index} but the file holds {count} instances")
 
 
 def load(path: Path, options: Options | None = None, entry: ManifestEntry | None = None) -> Mdkp:
-    """Read a SAC-94 single-instance file or an OR-Library multi-instance file."""
+    """Read a SAC-94 single-instance file, an OR-Library multi-instance file (mknap1, mknapcb)
+    or OR-Library's literature collection (mknap2)."""
     options = options or Options()
     index = options.index if options.index is not None else (entry.options.get("index") if entry else None)
-    stream = NumberStream(path)
-    # A multi-instance file starts with a lone count K; a single instance with "n m opt".
-    if _is_multi(NumberStream(path)):
-        count = stream.int("instance count", minimum=1)
-        if index is None:
-            raise InputFileError(path, f"holds {count} instances; choose one with problem.index=1..{count}")
-        if index > count:
-            raise InputFileError(path, f"problem.index={index} but the file holds {count} instances")
-        for k in range(1, index):
-            _read_one(stream, f"instance {k}")
-        _, profits, weights, capacities, opt = _read_one(stream, f"instance {index}")
-        name = f"{Path(path).stem}-{index}"
+    path = Path(path)
+    lines = read_lines(path)
+    blocks = _literature_blocks(lines)
+    if blocks:
+        _choose(path, len(blocks), index, [b.name for b in blocks])
+        block = blocks[index - 1]
+        stream = NumberStream(path, numbered_lines=block.lines or [(block.line, "")])
+        instance = _read_literature(stream, block.name)
+        name, source = f"{path.stem}-{Path(block.name).stem}", f"{path.name} {block.name}"
     else:
-        _, profits, weights, capacities, opt = _read_one(stream, "instance")
-        stream.expect_end()
-        name = Path(path).stem
+        stream = NumberStream(path, numbered_lines=enumerate(lines, 1))
+        # A multi-instance file starts with a lone count K; a single instance with "n m opt".
+        if stream.token_line(0) is not None and stream.token_line(0) != stream.token_line(1):
+            count = stream.int("instance count", minimum=1)
+            _choose(path, count, index)
+            for k in range(1, index):
+                _read_one(stream, f"instance {k}")
+            instance = _read_one(stream, f"instance {index}")
+            name = f"{path.stem}-{index}"
+        else:
+            instance = _read_one(stream, "instance")
+            stream.expect_end()
+            name = path.stem
+        source = f"{path.name} header"
+    _check_optimum(path, instance)
     if entry is not None:
         name = entry.name
         reference = Reference(float(entry.reference), entry.reference_source, entry.proven)
+    elif instance.optimum > 0:
+        reference = Reference(instance.optimum, source, proven=False)
     else:
-        reference = Reference(opt, f"{Path(path).name} header", proven=False) if opt > 0 else Reference.unknown()
-    return Mdkp(name, profits, weights, capacities, reference)
+        reference = Reference.unknown()
+    return Mdkp(name, instance.profits, instance.weights, instance.capacities, reference)
 
 
-def _is_multi(stream: NumberStream) -> bool:
-    """True when the first line holds a single number (the instance count)."""
-    first_line = stream.line
-    stream.float("header")
-    return stream.line != first_line
+def _check_optimum(path: Path, instance: _Instance) -> None:
+    """A stated optimum above the profit of every item together is impossible."""
+    total = float(np.maximum(instance.profits, 0.0).sum())
+    if instance.optimum > total + TOLERANCE * max(1.0, total):
+        raise InputFileError(
+            path, f"optimum {instance.optimum:g} exceeds {total:g}, the profit of all items together", instance.line
+        )
 
 
 FAMILY = ProblemFamily(

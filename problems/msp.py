@@ -23,7 +23,7 @@ from qiskit_optimization import QuadraticProgram
 from qbench.errors import InputFileError
 from qbench.instances import ManifestEntry
 from qbench.params import check
-from qbench.parsing import NumberStream
+from qbench.parsing import MAX_MAGNITUDE, NumberStream
 from qbench.problem import Evaluation, Problem, ProblemFamily, Reference
 
 
@@ -157,15 +157,25 @@ def generate(params: Generator, options: Options | None = None) -> Msp:
 
 
 def read_dat(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficient matrix and right-hand sides of a QOBLIB market split file."""
+    """Coefficient matrix and right-hand sides of a QOBLIB market split file.
+
+    Every row's ``sum_j |a_ij| + |b_i|`` stays within 2^53, so no residual overflows and the
+    float models (QP, SCIP) hold every row exactly."""
     stream = NumberStream(path, comment=("#",))
+    line = stream.line
     m = stream.int("number of products m", minimum=1)
     n = stream.int("number of retailers n", minimum=1)
+    stream.require(m * (n + 1), f"m={m} products and n={n} retailers", line)
     coefficients = np.zeros((m, n), dtype=np.int64)
     rhs = np.zeros(m, dtype=np.int64)
     for i in range(m):
+        row_line = stream.line
         coefficients[i] = stream.ints(n, f"row {i + 1} coefficient")
         rhs[i] = stream.int(f"row {i + 1} right-hand side")
+        size = sum(abs(int(a)) for a in coefficients[i]) + abs(int(rhs[i]))
+        if size > MAX_MAGNITUDE:
+            raise InputFileError(path, f"row {i + 1}: sum of |coefficients| and |right-hand side| "
+                                 f"exceeds 2^53 = {MAX_MAGNITUDE}", row_line)
     stream.expect_end()
     return coefficients, rhs
 

@@ -226,7 +226,9 @@ def generate(params: Generator, options: Options | None = None) -> Qap:
 def read_dat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The flow and distance matrices of a QAPLIB ``.dat`` file."""
     stream = NumberStream(path)
+    line = stream.line
     n = stream.int("size n", minimum=1)
+    stream.require(2 * n * n, f"size n={n}: two {n} x {n} matrices", line)
     flow = np.array([stream.floats(n, f"matrix A row {i + 1}") for i in range(n)])
     distance = np.array([stream.floats(n, f"matrix B row {i + 1}") for i in range(n)])
     stream.expect_end()
@@ -242,9 +244,9 @@ def read_sln(path: Path, n: int) -> tuple[float, np.ndarray]:
         raise InputFileError(path, f"size {size} does not match the instance's n={n}", line)
     opt = stream.float("optimal value")
     line = stream.line
-    perm = stream.ints(n, "permutation") - 1
+    perm = stream.ints(n, "permutation", minimum=1, maximum=n) - 1
     stream.expect_end()
-    if sorted(perm.tolist()) != list(range(n)):
+    if len(set(perm.tolist())) != n:
         raise InputFileError(path, f"the solution is not a permutation of 1..{n}", line)
     return opt, perm
 

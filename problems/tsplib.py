@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from qbench.errors import InputFileError
-from qbench.parsing import read_text
+from qbench.parsing import check_memory, parse_int, parse_number, read_lines, split_fields
 
 PI = 3.141592
 RRR = 6378.388
@@ -142,12 +142,12 @@ def _scan(path: Path) -> tuple[dict[str, tuple[str, int]], dict[str, _Section]]:
     header: dict[str, tuple[str, int]] = {}
     sections: dict[str, _Section] = {}
     current: _Section | None = None
-    for number, raw in enumerate(read_text(path).splitlines(), 1):
-        line = raw.strip()
+    for number, raw in enumerate(read_lines(path), 1):
+        line = raw.strip(" \t\v\f")
         if not line:
             continue
         if current is not None and not line[0].isalpha():
-            current.rows.append((number, line.split()))
+            current.rows.append((number, split_fields(line)))
             continue
         key, _, value = (part.strip() for part in line.partition(":"))
         current = None
@@ -174,24 +174,24 @@ def _scan(path: Path) -> tuple[dict[str, tuple[str, int]], dict[str, _Section]]:
     return header, sections
 
 
-def _number(path: Path, token: str, line: int, what: str) -> float:
-    try:
-        return float(token)
-    except ValueError:
-        raise InputFileError(path, f"{what}: expected a number, got {token!r}", line) from None
-
-
 def _dimension(path: Path, header: dict[str, tuple[str, int]]) -> int:
     if "DIMENSION" not in header:
         raise InputFileError(path, "missing DIMENSION")
     value, line = header["DIMENSION"]
-    try:
-        dimension = int(value)
-    except ValueError:
-        raise InputFileError(path, f"DIMENSION: expected an integer, got {value!r}", line) from None
+    dimension = parse_int(path, value, line, "DIMENSION")
     if dimension < 3:
         raise InputFileError(path, f"DIMENSION: a tour needs at least 3 cities, got {dimension}", line)
     return dimension
+
+
+#: Bytes per matrix entry while the distances are computed: the float64 matrix and up to seven
+#: temporaries of its size (coordinate differences, squares, their sum, roots, rounding).
+MATRIX_BYTES_PER_ENTRY = 64
+
+
+def _check_matrix_memory(path: Path, header: dict[str, tuple[str, int]], dimension: int) -> None:
+    check_memory(path, header["DIMENSION"][1], f"DIMENSION {dimension}: the {dimension} x {dimension} distances",
+                 dimension * dimension * MATRIX_BYTES_PER_ENTRY)
 
 
 def _check_type(path: Path, header: dict[str, tuple[str, int]], expected: tuple[str, ...]) -> None:
@@ -204,56 +204,64 @@ def _check_type(path: Path, header: dict[str, tuple[str, int]], expected: tuple[
 
 def _node_table(path: Path, section: _Section, dimension: int, name: str) -> np.ndarray:
     """``index x y`` lines, each node 1..dimension exactly once, as an array in node order."""
-    table = np.full((dimension, 2), np.nan)
-    for line, tokens in section.rows:
-        if len(tokens) != 3:
-            raise InputFileError(path, f"{name}: expected 'node x y', got {len(tokens)} values", line)
-        node = _number(path, tokens[0], line, f"{name} node number")
-        if not node.is_integer() or not 1 <= node <= dimension:
-            raise InputFileError(path, f"{name}: node number must be in 1..{dimension}, got {tokens[0]}", line)
-        k = int(node) - 1
-        if not np.isnan(table[k, 0]):
-            raise InputFileError(path, f"{name}: node {k + 1} appears twice", line)
-        table[k] = [_number(path, t, line, f"{name} coordinate") for t in tokens[1:]]
     if len(section.rows) != dimension:
         raise InputFileError(
             path, f"{name} has {len(section.rows)} nodes, DIMENSION is {dimension}", section.line
         )
+    table = np.full((dimension, 2), np.nan)
+    for line, tokens in section.rows:
+        if len(tokens) != 3:
+            raise InputFileError(path, f"{name}: expected 'node x y', got {len(tokens)} values", line)
+        node = parse_int(path, tokens[0], line, f"{name} node number")
+        if not 1 <= node <= dimension:
+            raise InputFileError(path, f"{name}: node number must be in 1..{dimension}, got {tokens[0]}", line)
+        k = node - 1
+        if not np.isnan(table[k, 0]):
+            raise InputFileError(path, f"{name}: node {k + 1} appears twice", line)
+        table[k] = [parse_number(path, t, line, f"{name} coordinate") for t in tokens[1:]]
     return table
 
 
-def _explicit(path: Path, section: _Section, dimension: int, fmt: str) -> np.ndarray:
+#: Cells each explicit shape lists, in the order listed (row by row).
+_CELLS = {
+    "full": lambda n: tuple(np.indices((n, n)).reshape(2, -1)),
+    "upper": lambda n: np.triu_indices(n, 1),
+    "upper_diag": lambda n: np.triu_indices(n, 0),
+    "lower": lambda n: np.tril_indices(n, -1),
+    "lower_diag": lambda n: np.tril_indices(n, 0),
+}
+
+
+def _cell_count(shape: str, n: int) -> int:
+    return {"full": n * n, "upper": n * (n - 1) // 2, "lower": n * (n - 1) // 2,
+            "upper_diag": n * (n + 1) // 2, "lower_diag": n * (n + 1) // 2}[shape]
+
+
+def _explicit(
+    path: Path, section: _Section, header: dict[str, tuple[str, int]], dimension: int, fmt: str
+) -> np.ndarray:
     """The symmetric matrix an EDGE_WEIGHT_SECTION lists in format ``fmt``."""
-    values = [
-        (_number(path, token, line, "EDGE_WEIGHT_SECTION"), line)
-        for line, tokens in section.rows
-        for token in tokens
-    ]
     n, shape = dimension, MATRIX_FORMATS[fmt]
-    columns = {
-        "full": lambda i: range(n),
-        "upper": lambda i: range(i + 1, n),
-        "upper_diag": lambda i: range(i, n),
-        "lower": lambda i: range(i),
-        "lower_diag": lambda i: range(i + 1),
-    }[shape]
-    cells = [(i, j) for i in range(n) for j in columns(i)]
-    if len(values) != len(cells):
+    present = sum(len(tokens) for _, tokens in section.rows)
+    needed = _cell_count(shape, n)
+    if present != needed:
         raise InputFileError(
-            path,
-            f"EDGE_WEIGHT_SECTION holds {len(values)} numbers; {fmt} of DIMENSION {n} needs {len(cells)}",
-            section.line,
+            path, f"EDGE_WEIGHT_SECTION holds {present} numbers; {fmt} of DIMENSION {n} needs {needed}", section.line
         )
+    _check_matrix_memory(path, header, dimension)
+    lines = [line for line, tokens in section.rows for _ in tokens]
+    values = np.array([
+        parse_number(path, token, line, "EDGE_WEIGHT_SECTION") for line, tokens in section.rows for token in tokens
+    ])
     matrix = np.zeros((n, n))
-    for (i, j), (value, _) in zip(cells, values):
-        matrix[i, j] = value
+    matrix[_CELLS[shape](n)] = values
     if shape == "full":
         asymmetric = np.argwhere(matrix != matrix.T)
         if len(asymmetric):
             i, j = asymmetric[0]
-            line = values[i * n + j][1]
             raise InputFileError(
-                path, f"FULL_MATRIX is not symmetric: d({i + 1},{j + 1}) != d({j + 1},{i + 1}) (TYPE TSP)", line
+                path, f"FULL_MATRIX is not symmetric: d({i + 1},{j + 1}) != d({j + 1},{i + 1}) (TYPE TSP)",
+                lines[i * n + j],
             )
     else:  # one triangle (and perhaps the diagonal) was listed: mirror it
         matrix = matrix + matrix.T - np.diag(np.diag(matrix))
@@ -280,11 +288,16 @@ def read_problem(path: Path) -> TsplibFile:
                 header["EDGE_WEIGHT_TYPE"][1],
             )
         if "EDGE_WEIGHT_SECTION" not in sections:
-            raise InputFileError(path, "missing EDGE_WEIGHT_SECTION (EDGE_WEIGHT_TYPE EXPLICIT)")
-        distances = _explicit(path, sections["EDGE_WEIGHT_SECTION"], dimension, fmt)
+            raise InputFileError(
+                path, "missing EDGE_WEIGHT_SECTION (EDGE_WEIGHT_TYPE EXPLICIT)", header["EDGE_WEIGHT_TYPE"][1]
+            )
+        distances = _explicit(path, sections["EDGE_WEIGHT_SECTION"], header, dimension, fmt)
     else:
         if coords is None:
-            raise InputFileError(path, f"missing NODE_COORD_SECTION (EDGE_WEIGHT_TYPE {kind})")
+            raise InputFileError(
+                path, f"missing NODE_COORD_SECTION (EDGE_WEIGHT_TYPE {kind})", header["EDGE_WEIGHT_TYPE"][1]
+            )
+        _check_matrix_memory(path, header, dimension)
         distances = DISTANCE_FUNCTIONS[kind](coords)
     display = None
     if "DISPLAY_DATA_SECTION" in sections:
@@ -323,20 +336,22 @@ def read_tour(path: Path, dimension: int | None = None) -> np.ndarray:
         raise InputFileError(path, "missing TOUR_SECTION")
     section = sections["TOUR_SECTION"]
     nodes: list[int] = []
+    visited: set[int] = set()
     ended = False
     for line, tokens in section.rows:
         for token in tokens:
             if ended:
                 raise InputFileError(path, f"TOUR_SECTION: data after the -1 terminator: {token!r}", line)
-            value = _number(path, token, line, "TOUR_SECTION")
+            value = parse_number(path, token, line, "TOUR_SECTION")
             if value == -1:
                 ended = True
                 continue
             if not value.is_integer() or value < 1 or (dimension is not None and value > dimension):
                 raise InputFileError(path, f"TOUR_SECTION: not a node number in 1..{dimension}: {token}", line)
-            if int(value) - 1 in nodes:
+            if int(value) - 1 in visited:
                 raise InputFileError(path, f"TOUR_SECTION: node {int(value)} visited twice", line)
             nodes.append(int(value) - 1)
+            visited.add(int(value) - 1)
     if not ended:
         raise InputFileError(path, "TOUR_SECTION: missing the -1 terminator", section.line)
     if dimension is not None and len(nodes) != dimension:

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import os
+import resource
 
 
 def available_bytes() -> int:
-    """Physical memory available for new allocations (``MemAvailable`` on Linux)."""
+    """Memory available for new allocations: physical memory available (``MemAvailable`` on
+    Linux), or less where an address-space limit (``RLIMIT_AS``, which sweeps set from
+    ``memory_limit_mb``) leaves less room above what the process has mapped already."""
+    physical = _physical_available()
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if limit == resource.RLIM_INFINITY:
+        return physical
+    return max(0, min(physical, limit - _address_space_in_use()))
+
+
+def _physical_available() -> int:
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -15,6 +26,18 @@ def available_bytes() -> int:
     except OSError:
         pass
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _address_space_in_use() -> int:
+    """Virtual memory the process has mapped (``VmSize``), which ``RLIMIT_AS`` bounds."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def format_bytes(count: float) -> str:

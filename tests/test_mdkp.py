@@ -45,6 +45,43 @@ def test_multi_instance_file_needs_an_index(instances_dir):
     assert second.profits[0] == pytest.approx(600.1)
 
 
+def _literature_block(name: str, p: Mdkp, optimum: float) -> str:
+    """``p`` as OR-Library's mknap2.txt writes an instance: m n, profits, capacities, weight
+    rows, optimum, ten numbers a line."""
+    def rows(values) -> str:
+        values = [f"{v:g}" for v in values]
+        return "".join(" " + " ".join(values[k:k + 10]) + "\n" for k in range(0, len(values), 10))
+
+    text = f" problem {name} \n \n {p.n_constraints} {p.n_items}\n" + rows(p.profits) + rows(p.capacities)
+    text += "".join(rows(w) for w in p.weights)
+    return text + f" \n {optimum:g}\n \n"
+
+
+def test_the_literature_collection_layout_reads_the_same_instances(instances_dir, tmp_path):
+    """OR-Library's mknap2.txt opens with a description (text and an example annotated with //
+    comments), then lists instances each under a "problem NAME.DAT" line. HP1 and PB1 of that
+    collection are the shipped SAC-94 hp1.dat and pb1.dat: written in that layout, they load as
+    the same instances with the same optima."""
+    hp1 = load(instances_dir / "mdkp" / "hp1.dat", Options())
+    pb1 = load(instances_dir / "mdkp" / "pb1.dat", Options())
+    description = (
+        "These are multi-constraint knapsack problems from the literature, with comments\n"
+        "that are not part of any instance:\n\n"
+        " 1 2 // 1 knapsack, 2 objects\n 5 6 // profits\n 1 // capacity\n 1 1 // constraint\n\n"
+        " 6 // optimum value\n\n"
+    )
+    path = tmp_path / "mknap2.txt"
+    path.write_text(description + _literature_block("HP1.DAT", hp1, 3418) + _literature_block("PB1.DAT", pb1, 3090))
+    with pytest.raises(InputFileError, match=r"holds 2 instances \(HP1.DAT, PB1.DAT\); choose one with problem.index"):
+        load(path, Options())
+    for index, sac, optimum in ((1, hp1, 3418), (2, pb1, 3090)):
+        p = load(path, Options(index=index))
+        assert np.array_equal(p.profits, sac.profits) and np.array_equal(p.weights, sac.weights)
+        assert np.array_equal(p.capacities, sac.capacities)
+        assert p.reference.value == optimum == sac.reference.value and not p.reference.proven
+    assert load(path, Options(index=1)).name == "mknap2-HP1"
+
+
 def test_generator_is_deterministic_per_seed():
     a, b, c = (generate(Generator(seed=s)) for s in (5, 5, 6))
     assert a.content_hash() == b.content_hash() != c.content_hash()
@@ -63,9 +100,9 @@ def test_generator_rejects_bad_parameters(field, value, message):
 
 
 @pytest.mark.parametrize("text,line,message", [
-    ("3 1 10\n5 6\n", 2, "file ends before instance profit[2]"),
+    ("3 1 10\n5 6\n", 1, "instance: n=3 items and m=1 constraints need 8 more numbers; the file has 3"),
     ("3 1 10\n5 6 7\n1 2 z\n4\n", 3, "weight row 1[2]: expected a number, got 'z'"),
-    ("3 1 10\n5 6 7\n1 2 3\n-4\n", 4, "capacities must be non-negative"),
+    ("3 1 10\n5 6 7\n1 2 3\n-4\n", 4, "instance capacity[0]: must be >= 0, got -4"),
     ("3 1 10\n5 6 7\n1 2 3\n4 9\n", 4, "unexpected extra data '9'"),
     ("0 1 10\n", 1, "number of items: must be >= 1, got 0"),
 ])

@@ -161,7 +161,7 @@ def test_edge_file_without_p_line(tmp_path):
 
 
 @pytest.mark.parametrize("solution,line,message", [
-    ("# Objective value = 2\n1\n3\n", None, "not an independent set: 1 edge(s) inside it"),
+    ("# Objective value = 2\n1\n3\n", 3, "not an independent set: 1 edge(s) inside it, the first 1-3"),
     ("# Objective value = 3\n1\n", 1, "states objective 3 but lists 1 vertices"),
     ("1\n9\n", 2, "vertex 9 out of range 1..4"),
     ("1\n1\n", 2, "vertex 1 listed twice"),

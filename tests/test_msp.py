@@ -121,11 +121,11 @@ def test_generator_rejects_bad_parameters(values, message):
 
 
 @pytest.mark.parametrize("text,line,message", [
-    ("# licence\n2 3\n1 2 3 3\n4 5\n", 4, "file ends before row 2 coefficient[2]"),
+    ("# licence\n2 3\n1 2 3 3\n4 5\n", 2, "m=2 products and n=3 retailers need 8 more numbers; the file has 6"),
     ("2 3\n1 2 3 3\n4 5 x 4\n", 3, "row 2 coefficient[2]: expected an integer, got 'x'"),
     ("2 3\n1 2 3 3\n4 5 6 7 8\n", 3, "unexpected extra data '8'"),
     ("0 3\n", 1, "number of products m: must be >= 1, got 0"),
-    ("#only comments\n", None, "file ends before number of products m"),
+    ("#only comments\n", 1, "file ends before number of products m"),
 ])
 def test_malformed_files_name_file_and_line(tmp_path, text, line, message):
     path = tmp_path / "bad.dat"

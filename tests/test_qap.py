@@ -123,7 +123,7 @@ def test_bad_parameters_fail_the_run_with_one_line():
 
 
 @pytest.mark.parametrize("text,line,message", [
-    ("2\n0 1\n1 0\n0 2\n", 4, "file ends before matrix B row 2[0]"),
+    ("2\n0 1\n1 0\n0 2\n", 1, "size n=2: two 2 x 2 matrices need 8 more numbers; the file has 6"),
     ("2\n0 1\n1 x\n0 2\n2 0\n", 3, "matrix A row 2[1]: expected a number, got 'x'"),
     ("2\n0 1\n1 0\n0 2\n2 0\n7\n", 6, "unexpected extra data '7'"),
     ("0\n", 1, "size n: must be >= 1, got 0"),

@@ -149,17 +149,19 @@ def test_malformed_files_name_file_and_line(tmp_path, text, line, message):
     assert_file_error(tsplib.read_problem, write(tmp_path, text), line, message)
 
 
-@pytest.mark.parametrize("text,message", [
-    (GOOD.split("NODE_COORD_SECTION")[0], "missing NODE_COORD_SECTION (EDGE_WEIGHT_TYPE EUC_2D)"),
-    (GOOD.replace("DIMENSION : 4\n", ""), "missing DIMENSION"),
+@pytest.mark.parametrize("text,line,message", [
+    (GOOD.split("NODE_COORD_SECTION")[0], 5, "missing NODE_COORD_SECTION (EDGE_WEIGHT_TYPE EUC_2D)"),
+    (GOOD.replace("DIMENSION : 4\n", ""), None, "missing DIMENSION"),
     ("NAME: m\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: UPPER_ROW\nEOF\n",
-     "missing EDGE_WEIGHT_SECTION"),
+     4, "missing EDGE_WEIGHT_SECTION"),
 ])
-def test_missing_parts_name_the_file(tmp_path, text, message):
+def test_missing_parts_name_the_file(tmp_path, text, line, message):
+    """A missing section is reported at the header line that calls for it."""
     path = write(tmp_path, text)
     with pytest.raises(InputFileError) as info:
         tsplib.read_problem(path)
-    assert str(info.value).startswith(f"{path}: {message}")
+    where = f"{path}:{line}" if line else f"{path}"
+    assert str(info.value).startswith(f"{where}: {message}")
 
 
 TOUR = "NAME : t.tour\nTYPE : TOUR\nDIMENSION : 4\nTOUR_SECTION\n1 3\n2 4\n-1\nEOF\n"
