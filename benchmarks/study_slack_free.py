@@ -3,12 +3,13 @@
     python benchmarks/study_slack_free.py [--backend statevector] [--seed 0] [--survey]
 
 Runs, on the small shipped/generated instances (default generated MDKP, SAC-94 pet2, MIS
-1tc.8, a generated 4-city TSP), the penalty QUBO with slack, the unbalanced formulation,
-the Lagrangian solver with every multiplier method and graph shrinking -- all with the inner
-(or only) solver ``cvar_vqe`` -- through the ordinary run pipeline (``qbench.runner``), and
-prints a markdown table of qubits and gap (``infeasible`` when the answer violates a
-constraint, ``-`` when the QUBO is too large to simulate here; the solver's raw answer in
-parentheses where the run's repair improved it). ``--survey`` adds the
+1tc.8, a generated 4-city TSP in the position model, a generated 6-city TSP in the edge model,
+whose 10 subtour inequalities are what the slack-free methods drop), the penalty QUBO with
+slack, the unbalanced formulation, the Lagrangian solver with every multiplier method and graph
+shrinking -- all with the inner (or only) solver ``cvar_vqe`` -- through the ordinary run
+pipeline (``qbench.runner``), and prints a markdown table of qubits and gap (``infeasible``
+when the answer violates a constraint, ``-`` when the QUBO is too large to simulate here; the
+solver's raw answer in parentheses where the run's repair improved it). ``--survey`` adds the
 unbalanced-penalization survey: on how many small MDKP instances the exact ground state of the
 unbalanced QUBO (published coefficients) is feasible, and on how many it is optimal.
 Needs ``QBENCH_INSTANCES`` for pet2 and 1tc.8.
@@ -35,6 +36,7 @@ INSTANCES = {
     "mdkp pet2 (10x10)": ["problem=mdkp", "problem.instance=pet2"],
     "mis 1tc.8": ["problem=mis", "problem.instance=1tc.8"],
     "tsp 4 cities": ["problem=tsp"],
+    "tsp 6 cities, edge model": ["problem=tsp", "problem.model=edge", "problem.generator.n=6"],
 }
 METHODS = ["subgradient", "dual_averaging", "cutting_plane", "bundle", "augmented"]
 #: Largest state vector simulated in the study (2^24 amplitudes per evaluation).

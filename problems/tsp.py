@@ -10,6 +10,11 @@ city per step), objective ``sum_t sum_{u,v} d[u,v] x[u,t] x[v,t+1 mod n]``. With
 symmetry and leaves (n-1)^2 variables (4 cities: 9 qubits). The decision vector is that model's
 variable vector. SCIP gets a different, much stronger model: edges with lazily separated
 subtour elimination constraints (see :meth:`Tsp.build_mip`).
+
+The option ``model: edge`` makes the instance a :class:`problems.tsp_edges.TspEdges` instead:
+one binary per undirected edge, degree equalities and subtour inequalities, the model whose
+inequalities a penalty QUBO needs slack bits for. The decision vector (and a record's
+``solution``) is then the edge vector.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from pyscipopt import SCIP_RESULT, Conshdlr, quicksum
 from qiskit_optimization import QuadraticProgram
 
 from problems import tsplib
 from problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
+from problems.tsp_edges import EdgeLayout, Subtours, TspEdges, add_edge_model, closed_tour_length
 from qbench.instances import ManifestEntry
 from qbench.params import check
 from qbench.problem import Evaluation, ProblemFamily, Reference
@@ -44,6 +50,8 @@ class Tsp(AssignmentProblem):
 
     kind = "tsp"
     sense = "min"
+    #: Which TSP model the decision vector belongs to (``problem.model`` in the config).
+    model = "position"
 
     def __post_init__(self) -> None:
         n = self.distances.shape[0]
@@ -79,8 +87,12 @@ class Tsp(AssignmentProblem):
 
     def tour_length(self, tour: np.ndarray) -> float:
         """Length of the closed tour visiting ``tour`` (0-based cities) in order."""
-        tour = np.asarray(tour)
-        return float(self.distances[tour, np.roll(tour, -1)].sum())
+        return closed_tour_length(self.distances, tour)
+
+    def tour(self, x: np.ndarray) -> np.ndarray | None:
+        """The tour ``x`` encodes (cities in visiting order), or ``None`` when it is none."""
+        step = self.layout.permutation(x)
+        return None if step is None else np.argsort(step)
 
     def to_quadratic_program(self) -> QuadraticProgram:
         qp = QuadraticProgram(f"tsp_{self.name}")
@@ -99,101 +111,23 @@ class Tsp(AssignmentProblem):
         return Evaluation(float(constant + linear @ x + x @ upper @ x), False, self.layout.violation(x))
 
     def build_mip(self, model):
-        """Edge model with subtour elimination constraints (Dantzig, Fulkerson & Johnson):
-        binaries ``e[i,j]`` (i < j), degree 2 at every city, and ``e(delta(S)) >= 2`` for every
-        proper subset S, added lazily by :class:`SubtourElimination` (integer solutions: connected
-        components; LP solutions: a global minimum cut, so the root bound is the subtour bound).
+        """Edge model with subtour elimination constraints (:func:`problems.tsp_edges.add_edge_model`).
 
         This is the standard exact model for the symmetric TSP. The compact Miller–Tucker–Zemlin
         arc model was measured here first: its weak LP bound left ulysses22 unproven after 60 s
         and took 39 s on ulysses16. The position model of the QUBO would be a straw man. The
         extractor returns the QUBO model's decision vector of the tour followed from city 0.
         """
-
-        n, d = self.n, self.distances
-        edge = {(i, j): model.addVar(f"e_{i}_{j}", vtype="B") for i in range(n) for j in range(i + 1, n)}
-        for k in range(n):
-            model.addCons(quicksum(v for (i, j), v in edge.items() if k in (i, j)) == 2, name=f"degree_{k}")
-        model.setObjective(quicksum(float(d[i, j]) * v for (i, j), v in edge.items()), "minimize")
-        handler = SubtourElimination(n, edge)
-        model.includeConshdlr(
-            handler, "subtour", "subtour elimination", sepapriority=1, enfopriority=-1,
-            chckpriority=-1, sepafreq=1,
-        )
-        model.addPyCons(model.createCons(handler, "subtours"))
+        edge = add_edge_model(model, self.distances)
+        edges = EdgeLayout(self.n)
 
         def extract(m) -> np.ndarray:
-            neighbours = {k: [] for k in range(n)}
-            for (i, j), v in edge.items():
-                if m.getVal(v) > 0.5:
-                    neighbours[i].append(j)
-                    neighbours[j].append(i)
-            tour = [0, min(neighbours[0])]
-            while len(tour) < n:
-                a, b = neighbours[tour[-1]]
-                tour.append(a if a != tour[-2] else b)
-            step = np.empty(n, dtype=int)
-            step[tour] = np.arange(n)
+            tour = edges.tour(edges.from_edges(e for e, v in edge.items() if m.getVal(v) > 0.5))
+            step = np.empty(self.n, dtype=int)
+            step[tour] = np.arange(self.n)
             return self.layout.from_permutation(step)
 
         return extract
-
-
-#: How far below 2 a cut must be to count as violated.
-CUT_TOLERANCE = 1e-4
-
-
-class SubtourElimination(Conshdlr):
-    """SCIP constraint handler for ``e(delta(S)) >= 2``: checks, enforces and separates them.
-
-    A solution violates some such cut iff the graph of its edge values is disconnected or has a
-    cut of weight < 2; networkx's Stoer–Wagner global minimum cut finds one (n is small here).
-    """
-
-    def __init__(self, n: int, edge: dict) -> None:
-        super().__init__()
-        self.n, self.edge = n, edge
-
-    def _violated_sets(self, solution=None) -> list[set[int]]:
-        import networkx as nx
-
-        graph = nx.Graph()
-        graph.add_nodes_from(range(self.n))
-        for (i, j), v in self.edge.items():
-            value = self.model.getSolVal(solution, v)
-            if value > 1e-6:
-                graph.add_edge(i, j, weight=value)
-        components = list(nx.connected_components(graph))
-        if len(components) > 1:
-            return components
-        weight, (side, _) = nx.stoer_wagner(graph)
-        # A cut violated by less than SCIP's tolerances could be "added" forever without
-        # changing the LP; integral solutions violate a cut by at least 1.
-        return [set(side)] if weight < 2 - CUT_TOLERANCE else []
-
-    def _add_cuts(self, solution=None) -> bool:
-        sets = self._violated_sets(solution)
-        for s in sets:
-            crossing = [v for (i, j), v in self.edge.items() if (i in s) != (j in s)]
-            self.model.addCons(quicksum(crossing) >= 2, removable=True, name=f"subtour_{len(s)}")
-        return bool(sets)
-
-    def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
-        return {"result": SCIP_RESULT.INFEASIBLE if self._violated_sets(solution) else SCIP_RESULT.FEASIBLE}
-
-    def consenfolp(self, constraints, nusefulconss, solinfeasible):
-        return {"result": SCIP_RESULT.CONSADDED if self._add_cuts() else SCIP_RESULT.FEASIBLE}
-
-    def consenfops(self, constraints, nusefulconss, solinfeasible, objinfeasible):
-        return {"result": SCIP_RESULT.INFEASIBLE if self._violated_sets() else SCIP_RESULT.FEASIBLE}
-
-    def conssepalp(self, constraints, nusefulconss):
-        return {"result": SCIP_RESULT.CONSADDED if self._add_cuts() else SCIP_RESULT.DIDNOTFIND}
-
-    def conslock(self, constraint, locktype, nlockspos, nlocksneg):
-        # A cut ">= 2" with positive coefficients can only be broken by decreasing a variable.
-        for v in self.edge.values():
-            self.model.addVarLocksType(v, locktype, nlockspos, nlocksneg)
 
 
 @dataclass(frozen=True)
@@ -212,20 +146,32 @@ class Generator:
 
 @dataclass(frozen=True)
 class Options:
-    """``fix_first_city``: fix city 0 at step 0 in the QUBO model ((n-1)^2 instead of n^2
-    variables; every tour has such a rotation, so no optimum is lost)."""
+    """``model``: ``position`` (the assignment model, :class:`Tsp`) or ``edge`` (edge
+    variables, :class:`problems.tsp_edges.TspEdges`). ``fix_first_city`` (position model): fix
+    city 0 at step 0 ((n-1)^2 instead of n^2 variables; every tour has such a rotation, so no
+    optimum is lost). ``subtours`` (edge model): which subtour rows the model lists,
+    ``nonredundant`` or ``all`` (see :mod:`problems.tsp_edges`)."""
 
+    model: Literal["position", "edge"] = "position"
     fix_first_city: bool = True
+    subtours: Subtours = "nonredundant"
 
 
-def generate(params: Generator, options: Options | None = None) -> Tsp:
+def make_instance(name: str, distances: np.ndarray, options: Options, coordinates: np.ndarray | None) -> Tsp | TspEdges:
+    """The instance in the model ``options`` asks for."""
+    if options.model == "edge":
+        return TspEdges(name, distances, options.subtours, coordinates=coordinates)
+    return Tsp(name, distances, options.fix_first_city, coordinates=coordinates)
+
+
+def generate(params: Generator, options: Options | None = None) -> Tsp | TspEdges:
     options = options or Options()
     rng = np.random.default_rng(params.seed)
     side = params.grid + 1
     cells = rng.choice(side * side, size=params.n, replace=False)
     points = np.stack([cells // side, cells % side], axis=1)
     name = f"gen-n{params.n}-g{params.grid}-s{params.seed}"
-    return Tsp(name, tsplib.euc_2d(points).astype(float), options.fix_first_city, coordinates=points.astype(float))
+    return make_instance(name, tsplib.euc_2d(points).astype(float), options, points.astype(float))
 
 
 def map_positions(data: tsplib.TsplibFile) -> np.ndarray | None:
@@ -239,7 +185,7 @@ def map_positions(data: tsplib.TsplibFile) -> np.ndarray | None:
     return coords[:, ::-1].copy() if data.edge_weight_type == "GEO" else coords
 
 
-def load(path: Path, options: Options | None = None, entry: ManifestEntry | None = None) -> Tsp:
+def load(path: Path, options: Options | None = None, entry: ManifestEntry | None = None) -> Tsp | TspEdges:
     """Read a TSPLIB ``.tsp`` file and, when present, the ``.opt.tour`` beside it.
 
     A known instance takes its reference from the manifest; otherwise the tour's length,
@@ -248,8 +194,7 @@ def load(path: Path, options: Options | None = None, entry: ManifestEntry | None
     options = options or Options()
     path = Path(path)
     data = tsplib.read_problem(path)
-    problem = Tsp(entry.name if entry else path.stem, data.distances, options.fix_first_city,
-                  coordinates=map_positions(data))
+    problem = make_instance(entry.name if entry else path.stem, data.distances, options, map_positions(data))
     if entry is not None:
         if entry.reference is None:
             return problem

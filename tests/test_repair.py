@@ -23,7 +23,8 @@ INSTANCES = {
     "mis": [mis.generate(mis.Generator(n=11, p=p, seed=s)) for s, p in ((0, 0.2), (1, 0.4), (2, 0.6))],
     "qap": [qap.generate(qap.Generator(n=3, seed=s)) for s in range(3)],
     "tsp": [tsp.generate(tsp.Generator(n=4, seed=0)),
-            tsp.generate(tsp.Generator(n=3, seed=1), tsp.Options(fix_first_city=False))],
+            tsp.generate(tsp.Generator(n=3, seed=1), tsp.Options(fix_first_city=False)),
+            tsp.generate(tsp.Generator(n=5, seed=2), tsp.Options(model="edge"))],
     "msp": [msp.generate(msp.Generator(m=2, n=10, cap=5, seed=s)) for s in range(3)]
     + [msp.generate(msp.Generator(m=3, n=12, cap=20, seed=4))],
     "bitalloc": [bitalloc.generate(bitalloc.Generator(n_layers=4, n_ties=1, seed=2)),

@@ -1,9 +1,10 @@
 """A run's solution drawn in its problem's own terms (Altair charts, which Streamlit renders).
 
 One drawer per problem kind: knapsack load vs capacity and the items chosen (mdkp), the set on
-the graph (mis), the permutation matrix (qap), the tour on the city map (tsp), the bit width per
-layer (bitalloc), the residual per product (msp). Each returns a :class:`Drawing`: the chart, a
-caption, and the table the chart shows (so tests check numbers, not pixels).
+the graph (mis), the permutation matrix (qap), the tour on the city map (tsp; an edge-model
+answer that is no tour: its edges on the map), the bit width per layer (bitalloc), the residual
+per product (msp). Each returns a :class:`Drawing`: the chart, a caption, and the table the chart
+shows (so tests check numbers, not pixels).
 
 The instance is rebuilt from the record's ``config.problem`` through
 :func:`qbench.registry.build_problem` (the one way instances are made) and compared with the
@@ -182,29 +183,59 @@ def city_positions(problem) -> tuple[np.ndarray, str]:
         "positions reconstructed from the distance matrix (classical MDS)"
 
 
+def _map_scales(xy: np.ndarray) -> tuple[alt.Scale, alt.Scale]:
+    """One scale for both axes, so distances on screen are true to the map."""
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    half = max(float((high - low).max()) / 2, 1e-9) * 1.1
+    mid = (low + high) / 2
+    return (alt.Scale(domain=[mid[0] - half, mid[0] + half]), alt.Scale(domain=[mid[1] - half, mid[1] + half]))
+
+
 def _tour(problem, x: np.ndarray) -> Drawing:
-    step = problem.layout.permutation(x)
-    if step is None:
+    """The tour on the map; an answer that is no tour: the city x step matrix (position model)
+    or the chosen edges on the map (edge model)."""
+    tour = problem.tour(x)
+    if tour is None and problem.model == "edge":
+        return _edges(problem, x)
+    if tour is None:
         frame = _matrix_frame(problem.layout.matrix(x), "city", "step")
         caption = f"not a tour: the city x step matrix breaks a row or column (violation {problem.layout.violation(x):g})"
         return Drawing(_heatmap(frame, "city", "step"), caption, frame)
-    tour = np.argsort(step)
     xy, where = city_positions(problem)
     order = list(tour) + [tour[0]]
     path = pd.DataFrame({"order": range(len(order)), "city": order,
                          "x": xy[order, 0], "y": xy[order, 1]})
-    # One scale for both axes, so distances on screen are true to the map.
-    low, high = xy.min(axis=0), xy.max(axis=0)
-    half = max(float((high - low).max()) / 2, 1e-9) * 1.1
-    mid = (low + high) / 2
+    sx, sy = _map_scales(xy)
     line = alt.Chart(path).mark_line(point=False, color="#4c78a8").encode(
-        x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[mid[0] - half, mid[0] + half])),
-        y=alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[mid[1] - half, mid[1] + half])), order="order:Q")
+        x=alt.X("x:Q", axis=None, scale=sx), y=alt.Y("y:Q", axis=None, scale=sy), order="order:Q")
     points = alt.Chart(path.iloc[:-1]).mark_circle(size=120, color="#e45756", opacity=1).encode(
         x="x:Q", y="y:Q", tooltip=["city", "order"])
     labels = points.mark_text(dy=-12).encode(text="city:N")
     caption = (f"tour {' -> '.join(map(str, order))}, length {problem.tour_length(tour):g} ({where})")
     return Drawing((line + points + labels).properties(width=400, height=400), caption, path)
+
+
+def _edges(problem, x: np.ndarray) -> Drawing:
+    """The chosen edges of an edge-model answer that is no tour, on the map."""
+    xy, where = city_positions(problem)
+    chosen = problem.layout.chosen(x)
+    frame = pd.DataFrame([{"edge": f"{i}-{j}", "city": c, "x": xy[c, 0], "y": xy[c, 1]}
+                          for i, j in chosen for c in (i, j)], columns=["edge", "city", "x", "y"])
+    cities = pd.DataFrame({"city": range(problem.n), "x": xy[:, 0], "y": xy[:, 1],
+                           "degree": problem.layout.degrees(x)})
+    sx, sy = _map_scales(xy)
+    lines = alt.Chart(frame).mark_line(color="#4c78a8").encode(
+        x=alt.X("x:Q", axis=None, scale=sx), y=alt.Y("y:Q", axis=None, scale=sy), detail="edge:N")
+    points = alt.Chart(cities).mark_circle(size=120, opacity=1).encode(
+        x=alt.X("x:Q", axis=None, scale=sx), y=alt.Y("y:Q", axis=None, scale=sy),
+        color=alt.condition("datum.degree == 2", alt.value("#e45756"), alt.value("#999999")),
+        tooltip=["city", "degree"])
+    labels = points.mark_text(dy=-12).encode(text="city:N")
+    pieces = int(problem.layout.components(x).max()) + 1
+    off = int((cities["degree"] != 2).sum())
+    caption = (f"not a tour: {len(chosen)} edges chosen, {off} cities without degree 2, "
+               f"{pieces} components (violation {problem.layout.violation(x):g}; {where})")
+    return Drawing((lines + points + labels).properties(width=400, height=400), caption, cities)
 
 
 def _bit_widths(problem, x: np.ndarray) -> Drawing:
