@@ -4,6 +4,11 @@ A *problem* here is one concrete instance (data plus its reference optimum). Its
 ``x`` is always the binary variable vector of :meth:`Problem.to_quadratic_program`, in that
 model's variable order; solvers return such a vector and :meth:`Problem.evaluate` judges it in the
 problem's own terms, never through a QUBO.
+
+The canonical model *is* the native problem: on every ``x`` feasible in it, ``evaluate(x)``'s
+objective equals the model's objective, and the native optimum (the reference) is the model's
+optimum. Relaxations and penalty QUBOs built from the model therefore bound and certify native
+optima (:mod:`qbench.optimality`).
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ class Problem(ABC):
 
     @abstractmethod
     def to_quadratic_program(self) -> QuadraticProgram:
-        """The canonical constrained binary model (the input of every QUBO formulation)."""
+        """The canonical constrained binary model (the input of every QUBO formulation); its
+        optimum is the native optimum (see the module docstring)."""
 
     @abstractmethod
     def evaluate(self, x: np.ndarray) -> Evaluation:
