@@ -132,7 +132,7 @@ class LagrangianSolver(Solver):
                 eq_linear=u[m_ineq:] if augmented else None,
                 eq_square=penalty if eq_weight is None else eq_weight,
             )
-            x, result = inner.solve(identity_encoding(qubo, "lagrangian"))
+            x, result = inner.solve(identity_encoding(qubo, "lagrangian", relaxes_model=True))
             value = qubo.energy(x)
             proven = inner.proves_optimal(result)
             all_proven &= proven
