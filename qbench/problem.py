@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,17 @@ class Problem(ABC):
     @abstractmethod
     def evaluate(self, x: np.ndarray) -> Evaluation:
         """Judge a decision vector in the problem's own terms."""
+
+    def objective_is_integral(self) -> bool:
+        """Whether every objective value is an integer: the canonical model has integer
+        variables only and integer objective coefficients (integer data)."""
+        qp = self.to_quadratic_program()
+        if qp.get_num_continuous_vars():
+            return False
+        objective = qp.objective
+        coefficients = [objective.constant, *objective.linear.to_dict().values(),
+                        *objective.quadratic.to_dict().values()]
+        return all(float(c).is_integer() for c in coefficients)
 
     @abstractmethod
     def build_mip(self, model: pyscipopt.Model) -> MipExtractor:
@@ -152,6 +164,23 @@ def optimality_gap(objective: float, reference: float | None, sense: Sense) -> f
     if reference == 0:
         return float(diff)
     return float(diff / abs(reference))
+
+
+#: Relative distance within which a solver's value is taken for the integer next to it: SCIP's
+#: feasibility tolerance (``numerics/feastol``), the precision its primal and dual values have.
+INTEGRALITY_TOLERANCE = 1e-6
+
+
+def integral_bound(bound: float, sense: Sense) -> float:
+    """A bound on an integral objective, tightened to an integer on the side it bounds.
+
+    When maximising the bound is an upper bound, so ``floor(bound + tol)``; when minimising a
+    lower bound, ``ceil(bound - tol)``. ``tol`` (:data:`INTEGRALITY_TOLERANCE`, relative) keeps a
+    solver's numerical noise from costing a whole unit: 4014.9999999999995 on a maximisation
+    problem is 4015, while 4014.9 is 4014.
+    """
+    tol = INTEGRALITY_TOLERANCE * max(1.0, abs(bound))
+    return float(math.floor(bound + tol) if sense == "max" else math.ceil(bound - tol))
 
 
 def approximation_ratio(objective: float, reference: float | None, sense: Sense) -> float | None:
