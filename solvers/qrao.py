@@ -177,7 +177,8 @@ class Qrao(Solver):
             x0 = np.zeros(circuit.num_parameters)
         settings = p.optimizer_settings()
         executed_before = backend.timings["execute"]
-        result = minimize(objective, x0, settings, seed=ctx.seed, progress=ctx.progress, label=self.name)
+        result = minimize(objective, x0, settings, seed=ctx.seed, progress=ctx.progress, label=self.name,
+                          config_path=ctx.config_path)
         optimise_execute = backend.timings["execute"] - executed_before
 
         values = backend.estimate(prepared, observables, result.x[None, :])[0]
