@@ -96,6 +96,12 @@ def qubits_needed(nodes: int, k: int) -> int:
     return n
 
 
+def pce_qubits(qubo: Qubo, params: PceParams) -> int:
+    """Qubits PCE with ``params`` runs ``qubo`` on (the Max-Cut form has one node more)."""
+    nodes = qubo.num_variables + 1 if params.form == "maxcut" else qubo.num_variables
+    return params.num_qubits if params.num_qubits is not None else qubits_needed(nodes, params.k)
+
+
 def correlators(num_qubits: int, k: int, count: int) -> list[SparsePauliOp]:
     """The first ``count`` k-body correlators: every k-subset in X, then Y, then Z."""
     subsets = list(combinations(range(num_qubits), k))

@@ -92,6 +92,13 @@ def quadratic_program(qubo: Qubo) -> QuadraticProgram:
     return qp
 
 
+def qrac_encoding(qubo: Qubo, max_vars_per_qubit: int) -> QuantumRandomAccessEncoding:
+    """The library's QRAC encoding of ``qubo`` (its ``num_qubits`` is what QRAO runs on)."""
+    encoding = QuantumRandomAccessEncoding(max_vars_per_qubit=max_vars_per_qubit)
+    encoding.encode(quadratic_program(qubo))
+    return encoding
+
+
 def variable_operators(encoding: QuantumRandomAccessEncoding) -> list[SparsePauliOp]:
     """The Pauli operator of each variable (``encoding.var2op``) on the whole register.
 
@@ -159,8 +166,7 @@ class Qrao(Solver):
     def solve(self, ctx: SolveContext) -> SolverResult:
         p = self.params
         qubo = ctx.encoding().qubo
-        encoding = QuantumRandomAccessEncoding(max_vars_per_qubit=p.max_vars_per_qubit)
-        encoding.encode(quadratic_program(qubo))
+        encoding = qrac_encoding(qubo, p.max_vars_per_qubit)
         hamiltonian, offset = encoding.qubit_op, float(encoding.offset)
         observables = [hamiltonian, *variable_operators(encoding)]
         circuit = hardware_efficient(encoding.num_qubits, "efficient_su2", p.reps, p.entanglement)
