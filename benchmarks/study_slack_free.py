@@ -49,7 +49,9 @@ def configurations() -> dict[str, list[str]]:
         "unbalanced + cvar_vqe": ["formulation=unbalanced", "solver=cvar_vqe"],
     }
     for method in METHODS:
-        rows[f"lagrangian/{method}"] = ["solver=lagrangian", f"solver.method={method}", "solver.inner=cvar_vqe"]
+        # COBYLA needs parameters + 2 evaluations per inner solve: up to 6 x 10 + 2 = 62 here.
+        rows[f"lagrangian/{method}"] = ["solver=lagrangian", f"solver.method={method}", "solver.inner=cvar_vqe",
+                                        "solver.inner_maxiter=100"]
     rows["shrink (2/3, SDP)"] = ["solver=shrink", "solver.inner=cvar_vqe"]
     return rows
 

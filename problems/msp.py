@@ -7,9 +7,12 @@ split). Generator: Cornuejols–Dawande instances, m products, n = 10(m-1) retai
 coefficients uniform in [0, cap], b_i = floor(sum_j a_ij / 2); most such instances have no exact
 split, which is what makes them hard.
 
-Native metric: the total violation sum_i |A_i x - b_i| is the objective (minimised); a split is
-feasible iff it is 0. The canonical model is the equality system with a zero objective, so its
-penalty QUBO is exactly QOBLIB's sum_i (A_i x - b_i)^2 on n qubits, without slack bits.
+Objective: QOBLIB's, the squared violation sum_i (A_i x - b_i)^2, minimised over every x in
+{0,1}^n (QOBLIB's ``binary_unconstrained`` model; its checker accepts a split, objective 0).
+The canonical model is that unconstrained quadratic program, so the penalty QUBO is the objective
+itself on n qubits, the Lagrangian has nothing to dualise, and SCIP minimises the same function.
+An answer is *feasible* when it is an exact split; its *violation* is sum_i |A_i x - b_i|.
+(Absolute and squared violation have different minimisers: one objective for all is QOBLIB's.)
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from qbench.problem import Evaluation, Problem, ProblemFamily, Reference
 
 @dataclass(frozen=True, eq=False)
 class Msp(Problem):
-    """minimise sum_i |A_i x - b_i|  over x in {0,1}^n  (feasible iff A x = b).
+    """minimise sum_i (A_i x - b_i)^2  over x in {0,1}^n  (feasible iff A x = b).
 
     ``solution`` is a known feasible split (a QOBLIB ``.opt.sol``) when the instance has one.
     """
@@ -63,14 +66,19 @@ class Msp(Problem):
         return {"coefficients": self.coefficients, "rhs": self.rhs}
 
     def to_quadratic_program(self) -> QuadraticProgram:
+        """``min sum_i (A_i x - b_i)^2``, expanded: ``x^T A^T A x - 2 b^T A x + b^T b``."""
         qp = QuadraticProgram(f"msp_{self.name}")
         names = [f"x[{j}]" for j in range(self.n_retailers)]
         for name in names:
             qp.binary_var(name)
-        qp.minimize(constant=0.0)
-        for i in range(self.n_products):
-            row = {name: float(a) for name, a in zip(names, self.coefficients[i]) if a != 0}
-            qp.linear_constraint(row, "==", float(self.rhs[i]), f"split[{i}]")
+        a = self.coefficients.astype(np.int64)
+        gram = a.T @ a
+        linear = -2 * (self.rhs @ a)
+        quadratic = {(names[i], names[j]): float(gram[i, j] if i == j else 2 * gram[i, j])
+                     for i in range(self.n_retailers) for j in range(i, self.n_retailers) if gram[i, j]}
+        qp.minimize(constant=float(self.rhs @ self.rhs),
+                    linear={name: float(c) for name, c in zip(names, linear) if c},
+                    quadratic=quadratic)
         return qp
 
     def residual(self, x: np.ndarray) -> np.ndarray:
@@ -81,8 +89,8 @@ class Msp(Problem):
         return self.coefficients @ x - self.rhs
 
     def evaluate(self, x: np.ndarray) -> Evaluation:
-        violation = float(np.abs(self.residual(x)).sum())
-        return Evaluation(violation, violation == 0, violation)
+        residual = self.residual(x)
+        return Evaluation(float(residual @ residual), bool(np.all(residual == 0)), float(np.abs(residual).sum()))
 
     def repair(self, x: np.ndarray) -> np.ndarray:
         """Steepest descent on the total violation ``sum_i |A_i x - b_i|``: flip the retailer
@@ -108,17 +116,18 @@ class Msp(Problem):
         return x.astype(np.int8)
 
     def build_mip(self, model):
-        """The standard slack model: min sum_i (s+_i + s-_i) s.t. A_i x - s+_i + s-_i = b_i,
-        continuous s+, s- >= 0 (at an optimum one of each pair is 0, so the sum is the violation)."""
+        """``min t`` s.t. ``r_i = A_i x - b_i`` (integer), ``t >= sum_i r_i^2`` (convex, SCIP's
+        outer approximation), ``t`` integer: the squared violation, in the native units."""
         from pyscipopt import quicksum
 
         x = [model.addVar(f"x{j}", vtype="B") for j in range(self.n_retailers)]
-        over = [model.addVar(f"over{i}", lb=0.0) for i in range(self.n_products)]
-        under = [model.addVar(f"under{i}", lb=0.0) for i in range(self.n_products)]
-        model.setObjective(quicksum(over) + quicksum(under), "minimize")
+        residual = [model.addVar(f"r{i}", lb=None, vtype="I") for i in range(self.n_products)]
+        total = model.addVar("squared_violation", lb=0.0, vtype="I")
         for i in range(self.n_products):
             lhs = quicksum(float(a) * v for a, v in zip(self.coefficients[i], x) if a != 0)
-            model.addCons(lhs - over[i] + under[i] == float(self.rhs[i]), name=f"split_{i}")
+            model.addCons(lhs - residual[i] == float(self.rhs[i]), name=f"split_{i}")
+        model.addCons(total >= quicksum(r * r for r in residual), name="squared_violation")
+        model.setObjective(total, "minimize")
         return lambda m: np.array([round(m.getVal(v)) for v in x], dtype=np.int8)
 
 
@@ -202,7 +211,7 @@ def load(path: Path, options: Options | None = None, entry: ManifestEntry | None
     """Read a QOBLIB ``.dat`` and, if one lies beside it, its ``.opt.sol``.
 
     The reference is the manifest's for a known instance; otherwise 0 when an ``.opt.sol``
-    proves a split exists (violation 0 is the least possible); otherwise unknown.
+    proves a split exists (0 is the least squared violation); otherwise unknown.
     """
     path = Path(path)
     coefficients, rhs = read_dat(path)
@@ -220,7 +229,7 @@ def load(path: Path, options: Options | None = None, entry: ManifestEntry | None
 
 FAMILY = ProblemFamily(
     kind="msp",
-    description="market split (minimise the total violation of A x = b)",
+    description="market split (minimise the squared violation sum_i (A_i x - b_i)^2)",
     Generator=Generator,
     Options=Options,
     generate=generate,

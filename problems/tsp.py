@@ -30,7 +30,9 @@ from qiskit_optimization import QuadraticProgram
 
 from problems import tsplib
 from problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
-from problems.tsp_edges import EdgeLayout, Subtours, TspEdges, add_edge_model, closed_tour_length
+from problems.tsp_edges import (
+    EdgeLayout, Subtours, TspEdges, add_edge_model, closed_tour_length, distances_are_integral,
+)
 from qbench.instances import ManifestEntry
 from qbench.params import check
 from qbench.problem import Evaluation, ProblemFamily, Reference
@@ -77,6 +79,9 @@ class Tsp(AssignmentProblem):
     def _objective_form(self) -> tuple[float, np.ndarray, np.ndarray]:
         """The QP objective as ``(constant, linear, upper)``, built once (n^2 x n^2)."""
         return self.layout.quadratic_form(self.distances, self._cycle)
+
+    def objective_is_integral(self) -> bool:
+        return distances_are_integral(self.distances)
 
     def describe(self) -> str:
         fixed = ", city 0 fixed at step 0" if self.fix_first_city else ""

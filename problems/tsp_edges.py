@@ -48,6 +48,12 @@ Subtours = Literal["nonredundant", "all"]
 MAX_SUBTOUR_ROWS = 2000
 
 
+def distances_are_integral(distances: np.ndarray) -> bool:
+    """A tour's length is integral when every distance is (TSPLIB's rounded distances), in both
+    models; read from the data, not from the model (the edge model can be too large to write)."""
+    return bool(np.all(np.mod(distances, 1) == 0))
+
+
 def closed_tour_length(distances: np.ndarray, tour: np.ndarray) -> float:
     """Length of the closed tour visiting ``tour`` (0-based cities) in order."""
     tour = np.asarray(tour)
@@ -208,6 +214,9 @@ class TspEdges(Problem):
     sense = "min"
     #: Which TSP model the decision vector belongs to (``problem.model`` in the config).
     model = "edge"
+
+    def objective_is_integral(self) -> bool:
+        return distances_are_integral(self.distances)
 
     def __post_init__(self) -> None:
         n = self.distances.shape[0]

@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback in the run record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -34,3 +35,16 @@ class InstanceNotFoundError(QbenchError):
 
 class ResourceLimitError(QbenchError):
     """A run would exceed a resource limit (memory, variable count) and was refused up front."""
+
+
+class QubitCapacityError(ResourceLimitError):
+    """A circuit needs more qubits, or memory for them, than the backend has. ``fits(q)`` says
+    whether ``q`` qubits would fit there; ``backend_hints`` name settings that lift the limit
+    (e.g. ``backend=aer_mps``). The runner adds the solvers that would fit (:mod:`qbench.alternatives`)."""
+
+    def __init__(self, message: str, num_qubits: int, fits: Callable[[int], bool],
+                 backend_hints: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.num_qubits = num_qubits
+        self.fits = fits
+        self.backend_hints = backend_hints

@@ -86,8 +86,9 @@ class InnerRuns:
 
     @staticmethod
     def proves_optimal(result: SolverResult) -> bool:
-        """Whether the inner answer is a proven QUBO minimiser (only then is a bound valid)."""
-        return result.status == "optimal"
+        """Whether the inner answer is a proven QUBO minimiser (only then is a bound valid):
+        ``exact``'s ``qubo_optimal``, or its ``optimal`` when the minimum is natively optimal too."""
+        return result.status in ("optimal", "qubo_optimal")
 
     def timings(self) -> dict[str, float]:
         times = {"inner": self.seconds}

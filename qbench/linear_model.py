@@ -157,8 +157,10 @@ def qubo_program(qubo: Qubo, name: str = "qubo") -> QuadraticProgram:
     return qp
 
 
-def identity_encoding(qubo: Qubo, formulation: str, info: dict | None = None) -> Encoding:
-    """An encoding whose bits are the problem's variables (no slack: decoding is the identity)."""
+def identity_encoding(qubo: Qubo, formulation: str, info: dict | None = None,
+                      relaxes_model: bool = False) -> Encoding:
+    """An encoding whose bits are the problem's variables (no slack: decoding is the identity);
+    ``relaxes_model`` as in :class:`~qbench.formulations.base.Encoding`."""
     return Encoding(
         formulation=formulation,
         qubo=qubo,
@@ -166,4 +168,5 @@ def identity_encoding(qubo: Qubo, formulation: str, info: dict | None = None) ->
         decoder=lambda bits: np.asarray(bits),
         num_original=qubo.num_variables,
         info=dict(info or {}),
+        relaxes_model=relaxes_model,
     )

@@ -4,12 +4,18 @@ A *problem* here is one concrete instance (data plus its reference optimum). Its
 ``x`` is always the binary variable vector of :meth:`Problem.to_quadratic_program`, in that
 model's variable order; solvers return such a vector and :meth:`Problem.evaluate` judges it in the
 problem's own terms, never through a QUBO.
+
+The canonical model *is* the native problem: on every ``x`` feasible in it, ``evaluate(x)``'s
+objective equals the model's objective, and the native optimum (the reference) is the model's
+optimum. Relaxations and penalty QUBOs built from the model therefore bound and certify native
+optima (:mod:`qbench.optimality`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,11 +71,23 @@ class Problem(ABC):
 
     @abstractmethod
     def to_quadratic_program(self) -> QuadraticProgram:
-        """The canonical constrained binary model (the input of every QUBO formulation)."""
+        """The canonical constrained binary model (the input of every QUBO formulation); its
+        optimum is the native optimum (see the module docstring)."""
 
     @abstractmethod
     def evaluate(self, x: np.ndarray) -> Evaluation:
         """Judge a decision vector in the problem's own terms."""
+
+    def objective_is_integral(self) -> bool:
+        """Whether every objective value is an integer: the canonical model has integer
+        variables only and integer objective coefficients (integer data)."""
+        qp = self.to_quadratic_program()
+        if qp.get_num_continuous_vars():
+            return False
+        objective = qp.objective
+        coefficients = [objective.constant, *objective.linear.to_dict().values(),
+                        *objective.quadratic.to_dict().values()]
+        return all(float(c).is_integer() for c in coefficients)
 
     @abstractmethod
     def build_mip(self, model: pyscipopt.Model) -> MipExtractor:
@@ -149,6 +167,23 @@ def optimality_gap(objective: float, reference: float | None, sense: Sense) -> f
     if reference == 0:
         return float(diff)
     return float(diff / abs(reference))
+
+
+#: Relative distance within which a solver's value is taken for the integer next to it: SCIP's
+#: feasibility tolerance (``numerics/feastol``), the precision its primal and dual values have.
+INTEGRALITY_TOLERANCE = 1e-6
+
+
+def integral_bound(bound: float, sense: Sense) -> float:
+    """A bound on an integral objective, tightened to an integer on the side it bounds.
+
+    When maximising the bound is an upper bound, so ``floor(bound + tol)``; when minimising a
+    lower bound, ``ceil(bound - tol)``. ``tol`` (:data:`INTEGRALITY_TOLERANCE`, relative) keeps a
+    solver's numerical noise from costing a whole unit: 4014.9999999999995 on a maximisation
+    problem is 4015, while 4014.9 is 4014.
+    """
+    tol = INTEGRALITY_TOLERANCE * max(1.0, abs(bound))
+    return float(math.floor(bound + tol) if sense == "max" else math.ceil(bound - tol))
 
 
 def approximation_ratio(objective: float, reference: float | None, sense: Sense) -> float | None:

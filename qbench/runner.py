@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from qbench import baseline, registry
-from qbench.errors import QbenchError
+from qbench.alternatives import with_alternatives
+from qbench.errors import QbenchError, QubitCapacityError
 from qbench.params import to_plain
 from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
 from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
@@ -96,6 +97,10 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> 
     with _timed(times, "solve"):
         try:
             result: SolverResult = solver.solve(ctx)
+        except QubitCapacityError as exc:
+            qubo = ctx.encoding().qubo if ctx.has_encoding else None
+            in_use = {solver.name, str(config["solver"].get("inner"))}
+            raise QbenchError(with_alternatives(exc, qubo, in_use)) from None
         finally:
             if ctx.backend_in_use is not None:
                 ctx.backend_in_use.close()  # ends an IBM Session; a no-op for simulators

@@ -76,6 +76,9 @@ class SolveContext:
     #: When a list, :func:`qbench.sampling.select_answer` appends every sample distribution it
     #: judges, as ``(bits, probabilities)`` (graph shrinking reads sampled correlations from it).
     sample_log: list | None = None
+    #: Where the solver's parameters are configured, for error messages (``solver``, or
+    #: ``solver.inner_params`` for an inner solver).
+    config_path: str = "solver"
     _encoding: Encoding | None = field(default=None, init=False, repr=False)
     _backend: Any = field(default=None, init=False, repr=False)
 
@@ -115,6 +118,7 @@ class SolveContext:
             progress=False,
             backend_factory=self.backend,
             selection="energy",
+            config_path="solver.inner_params",
         )
         return child
 

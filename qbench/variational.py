@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
+from qbench.errors import ConfigError
 from qbench.params import check
 from qbench.qubo import Qubo
 
@@ -93,8 +94,22 @@ class OptimizerSettings:
         check(self.tol is None or self.tol > 0, "tol", f"must be positive, got {self.tol}")
 
 
+#: Optimizers whose first ``n + 1`` evaluations only build the initial simplex of ``n``
+#: parameters: a budget below ``n + 2`` optimises nothing (SciPy's COBYLA then raises its budget
+#: to ``n + 2`` behind the caller's back, with "Invalid MAXFUN"; Nelder-Mead stops in the simplex).
+SIMPLEX_OPTIMIZERS = ("COBYLA", "Nelder-Mead")
+
+
+def minimum_budget(optimizer: str, num_parameters: int) -> int:
+    """The fewest evaluations with which ``optimizer`` takes a step on ``num_parameters``."""
+    return num_parameters + 2 if optimizer in SIMPLEX_OPTIMIZERS else 1
+
+
 @dataclass
 class OptimizationResult:
+    """``success`` and ``message`` are the optimizer's own verdict (SciPy's ``result.success``:
+    False when the budget ran out before its convergence test; ``None`` for SPSA, which has none)."""
+
     x: np.ndarray
     fun: float
     evaluations: int
@@ -102,6 +117,7 @@ class OptimizationResult:
     trace: list[float]
     seconds: float
     message: str
+    success: bool | None = None
 
 
 def minimize(
@@ -112,12 +128,22 @@ def minimize(
     progress: bool = False,
     label: str = "optimise",
     jac: Callable[[np.ndarray], np.ndarray] | None = None,
+    config_path: str = "solver",
 ) -> OptimizationResult:
     """Minimise ``fun`` from ``x0``; every evaluation is traced and shown on a progress bar.
 
     ``jac``, the gradient of ``fun``, is used by the gradient-based methods (L-BFGS-B, SLSQP)
-    instead of finite differences, and ignored by the others."""
+    instead of finite differences, and ignored by the others. A budget below
+    :func:`minimum_budget` is refused as ``<config_path>.maxiter``."""
     from tqdm.auto import tqdm
+
+    n = int(np.asarray(x0).size)
+    need = minimum_budget(settings.optimizer, n)
+    if settings.maxiter < need:
+        raise ConfigError(
+            f"{config_path}.maxiter: {settings.optimizer} needs at least {need} evaluations for {n} parameters "
+            f"(its first simplex takes n + 1, then one step), got {settings.maxiter}"
+        )
 
     trace: list[float] = []
     best = [np.inf, np.asarray(x0, dtype=float)]
@@ -136,17 +162,18 @@ def minimize(
     try:
         if settings.optimizer == "SPSA":
             iterations, message = _spsa(traced, x0, settings, seed)
+            success = None
         else:
-            iterations, message = _scipy(traced, x0, settings, jac)
+            iterations, message, success = _scipy(traced, x0, settings, jac)
     finally:
         bar.close()
     return OptimizationResult(
         x=best[1], fun=float(best[0]), evaluations=len(trace), iterations=iterations,
-        trace=trace, seconds=time.perf_counter() - start, message=message,
+        trace=trace, seconds=time.perf_counter() - start, message=message, success=success,
     )
 
 
-def _scipy(fun, x0, settings: OptimizerSettings, jac=None) -> tuple[int | None, str]:
+def _scipy(fun, x0, settings: OptimizerSettings, jac=None) -> tuple[int | None, str, bool]:
     from scipy.optimize import minimize as scipy_minimize
 
     options: dict = {"maxiter": settings.maxiter}
@@ -158,7 +185,7 @@ def _scipy(fun, x0, settings: OptimizerSettings, jac=None) -> tuple[int | None, 
         jac = None
     result = scipy_minimize(fun, np.asarray(x0, dtype=float), method=settings.optimizer, jac=jac, tol=settings.tol,
                             options=options)
-    return (int(result.nit) if hasattr(result, "nit") else None), str(result.message)
+    return (int(result.nit) if hasattr(result, "nit") else None), str(result.message), bool(result.success)
 
 
 def _spsa(fun, x0, settings: OptimizerSettings, seed: int) -> tuple[int | None, str]:
@@ -204,7 +231,8 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
         return float(backend.cost(prepared, cost, x[None, :], sampling.shots)[0])
 
     executed_before = backend.timings["execute"]
-    result = minimize(objective, x0, optimizer, seed=ctx.seed, progress=ctx.progress, label=label)
+    result = minimize(objective, x0, optimizer, seed=ctx.seed, progress=ctx.progress, label=label,
+                      config_path=ctx.config_path)
     optimise_execute = backend.timings["execute"] - executed_before
     (final,) = backend.sample(prepared, result.x[None, :], sampling.final_shots)
     unique, probabilities = final.distribution()
@@ -236,6 +264,7 @@ def variational_result(backend, prepared, answer, result: OptimizationResult, x0
         "optimizer_evaluations": result.evaluations,
         "optimizer_iterations": result.iterations,
         "optimizer_message": result.message,
+        "optimizer_success": result.success,
         "final_cost": result.fun,
         "optimal_parameters": result.x.tolist(),
         "initial_parameters": np.asarray(x0, dtype=float).tolist(),

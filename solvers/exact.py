@@ -1,4 +1,10 @@
-"""Exhaustive search over the QUBO: the ground truth of small encodings."""
+"""Exhaustive search over the QUBO: the ground truth of small encodings.
+
+The status is ``optimal`` only when the QUBO's minimum is provably the problem's native optimum
+(:func:`qbench.optimality.certify_minimum`); otherwise ``qubo_optimal``: the QUBO's minimum,
+e.g. of an unbalanced penalty or of a penalty too small to make it feasible, with the reason in
+``info.optimality_note``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qbench.optimality import certify_minimum
 from qbench.params import check
 from qbench.solver import SolveContext, Solver, SolverResult
 
@@ -24,7 +31,10 @@ def index_to_bits(index: int, n: int) -> np.ndarray:
 
 
 class ExactSolver(Solver):
-    """Enumerate all 2^n QUBO assignments and return the (lowest-index) ground state."""
+    """Enumerate all 2^n QUBO assignments and return the (lowest-index) ground state.
+
+    ``degeneracy`` counts ground states; when it is above 1 and the status is ``qubo_optimal``,
+    another ground state may decode to a different native objective."""
 
     name = "exact"
     Params = ExactParams
@@ -36,8 +46,10 @@ class ExactSolver(Solver):
         index = int(np.argmin(energies))
         degeneracy = int(np.count_nonzero(np.isclose(energies, ground, rtol=0, atol=1e-9)))
         bits = index_to_bits(index, encoding.qubits)
+        certificate = certify_minimum(ctx.problem, encoding, bits, ground)
         return SolverResult(
             x=encoding.decode(bits),
-            status="optimal",
-            info={"ground_energy": ground, "degeneracy": degeneracy, "bitstring": bits.tolist()},
+            status="optimal" if certificate.proven else "qubo_optimal",
+            info={"ground_energy": ground, "degeneracy": degeneracy, "bitstring": bits.tolist(),
+                  "optimality_note": certificate.note},
         )

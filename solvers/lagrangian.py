@@ -7,11 +7,14 @@ multipliers. Equality rows (assignment rows and columns) get a fixed squared pen
 ``method=augmented``, multipliers and a growing penalty.
 
 The dual value bounds the optimum from the correct side (below when minimising, above when
-maximising) for every ``u >= 0`` -- but only when the inner answer is a proven minimiser of the
-relaxed QUBO (``inner=exact``). With a heuristic inner solver the relaxed value of its answer is
-only an estimate of the dual function, so it is recorded as ``dual_estimate`` and the run
-reports no bound. Primal answers: the best feasible iterate, or the best repaired iterate
-(``repair=iterates``, the usual Lagrangian heuristic), or the repaired last iterate.
+maximising) for every ``u >= 0`` -- the relaxed QUBO is at most the objective on every feasible
+point, and the canonical model's optimum is the native one -- but only when the inner answer is
+a proven minimiser of the relaxed QUBO (``inner=exact``). On an integral objective the reported
+bound is rounded to the integer on its side (:func:`qbench.problem.integral_bound`). With a
+heuristic inner solver the relaxed value of its answer is only an estimate of the dual function,
+so it is recorded as ``dual_estimate`` and the run reports no bound. Primal answers: the best
+feasible iterate, or the best repaired iterate (``repair=iterates``, the usual Lagrangian
+heuristic), or the repaired last iterate.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from qbench.formulations.penalty import PenaltyQubo
 from qbench.inner import InnerRuns, build_inner_solver
 from qbench.linear_model import LinearModel, identity_encoding
 from qbench.params import check
+from qbench.problem import integral_bound
 from qbench.solver import SolveContext, Solver, SolverResult
 
 Method = Literal["subgradient", "dual_averaging", "cutting_plane", "bundle", "augmented"]
@@ -132,7 +136,7 @@ class LagrangianSolver(Solver):
                 eq_linear=u[m_ineq:] if augmented else None,
                 eq_square=penalty if eq_weight is None else eq_weight,
             )
-            x, result = inner.solve(identity_encoding(qubo, "lagrangian"))
+            x, result = inner.solve(identity_encoding(qubo, "lagrangian", relaxes_model=True))
             value = qubo.energy(x)
             proven = inner.proves_optimal(result)
             all_proven &= proven
@@ -184,6 +188,8 @@ class LagrangianSolver(Solver):
                 best = (problem.evaluate(cand).objective, cand, source)
         answer, source = (best[1], best[2]) if best is not None else (x, "last iterate (no repair)")
         bound = model.sign * best_dual if all_proven and np.isfinite(best_dual) else None
+        if bound is not None and problem.objective_is_integral():
+            bound = integral_bound(bound, sense)
         proven_optimal = bound is not None and best is not None and abs(bound - best[0]) <= p.tol * max(1.0, abs(bound))
         slack_qubits = _slack_formulation_qubits(problem)
         return SolverResult(

@@ -98,6 +98,12 @@ def qubits_needed(nodes: int, k: int) -> int:
     return n
 
 
+def pce_qubits(qubo: Qubo, params: PceParams) -> int:
+    """Qubits PCE with ``params`` runs ``qubo`` on (the Max-Cut form has one node more)."""
+    nodes = qubo.num_variables + 1 if params.form == "maxcut" else qubo.num_variables
+    return params.num_qubits if params.num_qubits is not None else qubits_needed(nodes, params.k)
+
+
 def correlators(num_qubits: int, k: int, count: int) -> list[SparsePauliOp]:
     """The first ``count`` k-body correlators: every k-subset in X, then Y, then Z."""
     subsets = list(combinations(range(num_qubits), k))
@@ -195,7 +201,7 @@ def merged(best: OptimizationResult, runs: list[OptimizationResult], scale: floa
     return OptimizationResult(
         x=best.x, fun=best.fun * scale, evaluations=sum(r.evaluations for r in runs),
         iterations=sum(r.iterations or 0 for r in runs), trace=[v * scale for r in runs for v in r.trace],
-        seconds=sum(r.seconds for r in runs), message=best.message,
+        seconds=sum(r.seconds for r in runs), message=best.message, success=best.success,
     )
 
 
@@ -259,7 +265,8 @@ class Pce(Solver):
         for restart in range(p.restarts):
             x0 = rng.uniform(-np.pi, np.pi, circuit.num_parameters)
             label = self.name if p.restarts == 1 else f"{self.name} {restart + 1}/{p.restarts}"
-            run = minimize(objective, x0, settings, seed=ctx.seed, progress=ctx.progress, label=label, jac=gradient)
+            run = minimize(objective, x0, settings, seed=ctx.seed, progress=ctx.progress, label=label, jac=gradient,
+                           config_path=ctx.config_path)
             values = backend.estimate(prepared, observables, run.x[None, :])[0]
             raw_bits = loss.decode(values)
             start = time.perf_counter()

@@ -92,6 +92,13 @@ def quadratic_program(qubo: Qubo) -> QuadraticProgram:
     return qp
 
 
+def qrac_encoding(qubo: Qubo, max_vars_per_qubit: int) -> QuantumRandomAccessEncoding:
+    """The library's QRAC encoding of ``qubo`` (its ``num_qubits`` is what QRAO runs on)."""
+    encoding = QuantumRandomAccessEncoding(max_vars_per_qubit=max_vars_per_qubit)
+    encoding.encode(quadratic_program(qubo))
+    return encoding
+
+
 def variable_operators(encoding: QuantumRandomAccessEncoding) -> list[SparsePauliOp]:
     """The Pauli operator of each variable (``encoding.var2op``) on the whole register.
 
@@ -159,8 +166,7 @@ class Qrao(Solver):
     def solve(self, ctx: SolveContext) -> SolverResult:
         p = self.params
         qubo = ctx.encoding().qubo
-        encoding = QuantumRandomAccessEncoding(max_vars_per_qubit=p.max_vars_per_qubit)
-        encoding.encode(quadratic_program(qubo))
+        encoding = qrac_encoding(qubo, p.max_vars_per_qubit)
         hamiltonian, offset = encoding.qubit_op, float(encoding.offset)
         observables = [hamiltonian, *variable_operators(encoding)]
         circuit = hardware_efficient(encoding.num_qubits, "efficient_su2", p.reps, p.entanglement)
@@ -177,7 +183,8 @@ class Qrao(Solver):
             x0 = np.zeros(circuit.num_parameters)
         settings = p.optimizer_settings()
         executed_before = backend.timings["execute"]
-        result = minimize(objective, x0, settings, seed=ctx.seed, progress=ctx.progress, label=self.name)
+        result = minimize(objective, x0, settings, seed=ctx.seed, progress=ctx.progress, label=self.name,
+                          config_path=ctx.config_path)
         optimise_execute = backend.timings["execute"] - executed_before
 
         values = backend.estimate(prepared, observables, result.x[None, :])[0]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qbench.params import check
-from qbench.problem import Problem
+from qbench.problem import Problem, integral_bound
 from qbench.solver import SolveContext, Solver, SolverResult
 
 #: SCIP's status strings mapped to the record's vocabulary.
@@ -41,7 +41,8 @@ class ScipParams:
 
 @dataclass(frozen=True)
 class MipSolution:
-    """Outcome of one SCIP solve, values in the problem's native units."""
+    """Outcome of one SCIP solve, values in the problem's native units (integers when the
+    objective is integral; ``gap`` is SCIP's own)."""
 
     x: np.ndarray | None
     status: str
@@ -68,11 +69,18 @@ def solve_mip(problem: Problem, params: ScipParams, seed: int = 0) -> MipSolutio
     model.optimize()
     seconds = time.perf_counter() - start
     has_solution = model.getNSols() > 0
+    primal = _finite(model.getPrimalbound()) if has_solution else None
+    dual = _finite(model.getDualbound())
+    if problem.objective_is_integral():
+        # SCIP's values carry its tolerances (4014.9999999999995 for 4015): an integral
+        # objective's value is the nearest integer, its bound the integer on the bound's side.
+        primal = None if primal is None else float(round(primal))
+        dual = None if dual is None else integral_bound(dual, problem.sense)
     return MipSolution(
         x=extract(model) if has_solution else None,
         status=_STATUS.get(model.getStatus(), model.getStatus()),
-        primal=_finite(model.getPrimalbound()) if has_solution else None,
-        dual=_finite(model.getDualbound()),
+        primal=primal,
+        dual=dual,
         gap=_finite(model.getGap()) if has_solution else None,
         nodes=int(model.getNNodes()),
         seconds=seconds,

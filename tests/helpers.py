@@ -1,9 +1,11 @@
-"""Small helpers shared by tests: composing configs and running them in-process."""
+"""Small helpers shared by tests: composing configs, running them in-process, brute-force optima."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 from hydra import compose, initialize_config_dir
 
 from qbench import runner
@@ -20,6 +22,20 @@ def compose_config(*overrides: str):
 def run(*overrides: str) -> RunRecord:
     """Execute a run in-process and return its record (not written to disk)."""
     return runner.execute(compose_config(*overrides))
+
+
+def brute_force_optimum(problem) -> float:
+    """Best native objective over all feasible 0/1 vectors (small instances only). Market split
+    is QOBLIB's unconstrained minimisation of sum_i (A_i x - b_i)^2: every vector competes, and
+    "feasible" (an exact split) only says whether the optimum is 0."""
+    n = problem.size()["variables"]
+    best = None
+    for bits in itertools.product([0, 1], repeat=n):
+        ev = problem.evaluate(np.array(bits))
+        if (ev.feasible or problem.kind == "msp") and (
+                best is None or (ev.objective > best if problem.sense == "max" else ev.objective < best)):
+            best = ev.objective
+    return best
 
 
 def repo_root() -> Path:

@@ -185,7 +185,8 @@ def test_every_solution_is_drawn_consistently_with_its_record(records):
         elif record.problem == "bitalloc":
             assert picture.data["bits"].tolist() == problem.bit_widths(x)
         elif record.problem == "msp":
-            assert np.abs(picture.data["residual"]).sum() == record.objective
+            assert np.abs(picture.data["residual"]).sum() == record.violation
+            assert (picture.data["residual"] ** 2).sum() == record.objective
         drawn.add(record.problem)
     assert drawn == {"mdkp", "mis", "qap", "tsp", "bitalloc", "msp"}
 

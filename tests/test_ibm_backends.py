@@ -243,3 +243,10 @@ def test_device_qiskit_cannot_compile_for_is_a_one_line_error():
     backend = FakeIbmBackend(FakeIbmParams(device="fake_cairo"))  # cx and ecr in mixed directions
     with pytest.raises(ConfigError, match="^fake_ibm: Qiskit cannot compile for fake_cairo: [^\n]*$"):
         backend.prepare(circuit)
+
+
+def test_a_circuit_larger_than_the_device_is_refused_naming_only_what_fits():
+    record = run("solver=qrao", "progress=false", *MANILA)
+    assert record.status == "error", "the default MDKP's QRAO needs 10 qubits"
+    assert record.error == ("10 qubits do not fit on fake_manila (5 qubits); "
+                            "use backend.device with >= 10 qubits or solver=pce (4 qubits)")

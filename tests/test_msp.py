@@ -1,4 +1,5 @@
-"""Market split: loaders, generator, SCIP against the shipped splits, QUBO = sum (Ax - b)^2."""
+"""Market split: loaders, generator, SCIP against the shipped splits; the native objective, the
+QUBO, SCIP's objective and the references are one function, QOBLIB's sum_i (A_i x - b_i)^2."""
 
 import itertools
 
@@ -24,8 +25,10 @@ def problem(name: str) -> Msp:
     return build_problem({"name": "msp", "instance": name})
 
 
-def brute_force_violation(p: Msp) -> float:
-    return min(p.evaluate(np.array(bits)).objective for bits in itertools.product((0, 1), repeat=p.n_retailers))
+def brute_force_optimum(p: Msp) -> float:
+    """min over every x of sum_i (A_i x - b_i)^2, from the data (not through ``evaluate``)."""
+    xs = np.array(list(itertools.product((0, 1), repeat=p.n_retailers)))
+    return float((((xs @ p.coefficients.T) - p.rhs) ** 2).sum(axis=1).min())
 
 
 def test_manifest_holds_twelve_m3_and_eight_m4_instances():
@@ -82,21 +85,42 @@ def test_qubo_ground_state_is_feasible_and_matches_scip(seed):
     assert exact.qubo_variables == 10
     assert exact.feasible and scip.feasible
     assert exact.objective == scip.objective == exact.reference == 0
-    assert brute_force_violation(generate(Generator(cap=9, seed=seed))) == 0
+    assert brute_force_optimum(generate(Generator(cap=9, seed=seed))) == 0
 
 
-def test_without_a_split_the_reference_is_the_least_violation():
-    # Cornuejols-Dawande sizes with cap 99 rarely admit a split: seed 0 misses by 2.
+def test_without_a_split_the_reference_is_the_least_squared_violation():
+    # Cornuejols-Dawande sizes with cap 99 rarely admit a split: seed 0 misses by r = (-2, 0).
     p = generate(Generator(seed=0))
-    assert brute_force_violation(p) == 2
+    assert brute_force_optimum(p) == 4
     record = run("problem=msp", "solver=scip")
     assert record.status == "ok", record.error
     assert record.instance == "gen-m2-n10-c99-s0" and record.instance_description == "2 products x 10 retailers"
-    assert record.reference == record.objective == 2 and record.reference_proven
+    assert record.reference == record.objective == 4 and record.reference_proven
+    assert record.solver_status == "optimal" and record.dual_bound == 4
     assert record.feasible is False and record.violation == 2 and record.qubo_variables == 10
-    # The QUBO minimises the squared residuals, not their absolute sum: never better than SCIP.
+    # The QUBO is the objective itself: its exhaustive minimum is SCIP's optimum, and says so.
     exact = run("problem=msp", "solver=exact")
-    assert exact.objective >= record.objective
+    assert exact.objective == record.objective and exact.solver_status == "optimal"
+
+
+@pytest.mark.parametrize("seed", [0, 29, 1])
+def test_native_objective_scip_and_qubo_agree_with_brute_force(seed):
+    p = generate(Generator(seed=seed))
+    optimum = brute_force_optimum(p)
+    result = solve_mip(p, ScipParams(time_limit=60))
+    assert result.status == "optimal" and result.primal == result.dual == optimum
+    assert p.evaluate(result.x).objective == optimum
+    encoding = PenaltyQubo().encode(p)
+    xs = np.array(list(itertools.product((0, 1), repeat=p.n_retailers)))
+    assert np.allclose(encoding.qubo.energies(xs), [p.evaluate(x).objective for x in xs])
+
+
+def test_exact_on_seed_29_is_optimal_in_native_terms():
+    # Absolute and squared violation disagree here: r = (0, -3) has |r| 3 and r^2 9, (2, -2) 4 and 8.
+    record = run("problem=msp", "problem.generator.seed=29", "solver=exact")
+    assert record.status == "ok", record.error
+    assert record.solver_status == "optimal"
+    assert record.objective == record.reference == brute_force_optimum(generate(Generator(seed=29)))
 
 
 def test_generator_is_deterministic_per_seed_and_follows_cornuejols_dawande():
@@ -159,10 +183,10 @@ def test_a_user_file_with_a_split_beside_it_gets_reference_zero(tmp_path):
     assert p.evaluate(p.solution).feasible
 
 
-def test_evaluation_is_the_total_absolute_violation():
+def test_evaluation_is_the_squared_violation_with_the_absolute_one_beside_it():
     p = Msp("t", np.array([[3, 5, 2], [1, 1, 4]]), np.array([5, 5]))
     ev = p.evaluate(np.array([1, 1, 1]))
-    assert (ev.objective, ev.feasible, ev.violation) == (5.0 + 1.0, False, 6.0)
+    assert (ev.objective, ev.feasible, ev.violation) == (5.0**2 + 1.0**2, False, 6.0)
     assert p.evaluate(np.array([1, 0, 1])) == type(ev)(0.0, True, 0.0)
     with pytest.raises(ValueError, match="expected 3 values"):
         p.evaluate(np.array([1, 0]))

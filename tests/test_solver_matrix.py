@@ -17,13 +17,14 @@ TINY = {
     "bitalloc": ["problem=bitalloc", "problem.generator.widths=[4,8]", "problem.generator.n_layers=6"],
 }
 
-#: Budgets that keep the matrix fast; the methods are unchanged.
+#: Budgets that keep the matrix fast; the methods are unchanged. COBYLA needs parameters + 2
+#: evaluations: multi-angle QAOA has up to 2 x (66 + 12 + 12) parameters here, VQE 6 x 12.
 SOLVERS = {
     "qaoa": ["solver.maxiter=40"],
     "ws_qaoa": ["solver.maxiter=40"],
-    "ma_qaoa": ["solver.maxiter=40"],
-    "vqe": ["solver.maxiter=40"],
-    "cvar_vqe": ["solver.maxiter=40"],
+    "ma_qaoa": ["solver.maxiter=200"],
+    "vqe": ["solver.maxiter=80"],
+    "cvar_vqe": ["solver.maxiter=80"],
     "pce": ["solver.maxiter=20", "solver.layers=2"],
     "qrao": ["solver.maxiter=10", "solver.reps=2", "solver.rounding_shots=500"],
 }

@@ -1,11 +1,15 @@
 """The variational core: Aer energies against exact state vectors, CVaR, optimizers, determinism."""
 
+import re
+
 import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
+from scipy.optimize import rosen
 
 from qbench.ansatz import hardware_efficient, qaoa_layout
 from qbench.backends.aer import AerBackend
+from qbench.errors import ConfigError
 from qbench.qubo import Qubo
 from qbench.variational import DiagonalCost, OptimizerSettings, cvar, minimize, normalisation
 from tests.helpers import run
@@ -72,11 +76,31 @@ def test_named_optimizers_minimise_and_trace(name):
     assert min(result.trace) == result.fun
 
 
+@pytest.mark.parametrize("name", ["COBYLA", "Nelder-Mead"])
+def test_a_budget_inside_the_initial_simplex_is_refused(name):
+    # COBYLA would raise maxiter to n + 2 itself and return a point of its first simplex;
+    # Nelder-Mead would stop inside it. Either way nothing is optimised.
+    with pytest.raises(ConfigError, match=r"^solver.maxiter: .* at least 12 .* 10 parameters .* got 11$"):
+        minimize(lambda x: float((x**2).sum()), np.ones(10), OptimizerSettings(name, 11))
+    result = minimize(lambda x: float((x**2).sum()), np.ones(10), OptimizerSettings(name, 12))
+    assert result.evaluations <= 12
+
+
+@pytest.mark.parametrize("name", ["COBYLA", "Powell", "L-BFGS-B", "SLSQP", "Nelder-Mead"])
+def test_the_optimizers_verdict_is_recorded(name):
+    quadratic = lambda x: float(((x - 0.3) ** 2).sum())  # noqa: E731
+    assert minimize(quadratic, np.zeros(2), OptimizerSettings(name, 300)).success is True
+    exhausted = minimize(rosen, np.array([-1.2, 1.0, -1.2, 1.0]), OptimizerSettings(name, 6))
+    assert exhausted.success is False and exhausted.message
+
+
 TINY = ("problem.generator.n_items=3", "problem.generator.n_constraints=1", "problem.generator.max_weight=3", "progress=false")
 
 
 def test_same_seed_same_result_with_sampling():
-    overrides = ("solver=cvar_vqe", *TINY, "solver.maxiter=15", "solver.shots=200", "solver.final_shots=500")
+    # Powell: 15 evaluations are inside COBYLA's first simplex on these 30 parameters.
+    overrides = ("solver=cvar_vqe", *TINY, "solver.optimizer=Powell", "solver.maxiter=15", "solver.shots=200",
+                 "solver.final_shots=500")
     first, second = run(*overrides), run(*overrides)
     assert first.status == second.status == "ok", first.error
     assert first.solver_info["trace"] == second.solver_info["trace"]
@@ -88,6 +112,8 @@ def test_same_seed_same_result_with_sampling():
 @pytest.mark.parametrize("solver", ["qaoa", "ws_qaoa", "ma_qaoa", "vqe", "cvar_vqe"])
 def test_record_has_quantum_fields(solver):
     extra = ("solver.shots=300",) if solver == "cvar_vqe" else ()
+    # 10 evaluations are inside COBYLA's first simplex of these solvers' parameters.
+    extra += ("solver.optimizer=Powell",) if solver in ("ma_qaoa", "vqe", "cvar_vqe") else ()
     record = run(f"solver={solver}", *TINY, *extra, "solver.maxiter=10", "solver.final_shots=300", "solver.reps=1")
     assert record.status == "ok", record.error
     info = record.solver_info
@@ -95,6 +121,18 @@ def test_record_has_quantum_fields(solver):
     assert info["logical_depth"] > 0 and info["transpiled_depth"] > 0 and info["two_qubit_gates"] > 0
     assert info["circuit_evaluations"] >= info["optimizer_evaluations"] >= 1
     assert info["total_shots"] >= 300
-    assert len(info["trace"]) == info["optimizer_evaluations"]
+    assert len(info["trace"]) == info["optimizer_evaluations"] <= 10
+    assert info["optimizer_success"] in (True, False) and info["optimizer_message"]
     assert 0 <= info["feasible_probability"] <= 1 and info["optimal_probability"] is not None
     assert {"transpile", "execute", "optimise"} <= set(record.times)
+
+
+def test_ma_qaoa_with_cobyla_below_its_parameters_plus_two_is_a_one_line_config_error():
+    record = run("solver=ma_qaoa", *TINY, "solver.maxiter=10", "solver.final_shots=300", "solver.reps=1")
+    assert record.status == "error" and "\n" not in record.error
+    minimum = int(re.search(r"at least (\d+)", record.error).group(1))
+    assert record.error.startswith("solver.maxiter: COBYLA needs at least") and minimum > 12
+    enough = run("solver=ma_qaoa", *TINY, f"solver.maxiter={minimum}", "solver.final_shots=300", "solver.reps=1")
+    assert enough.status == "ok", enough.error
+    info = enough.solver_info
+    assert info["optimizer_evaluations"] <= minimum == len(info["initial_parameters"]) + 2

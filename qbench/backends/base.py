@@ -16,7 +16,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
-from qbench.errors import ResourceLimitError
+from qbench.errors import QubitCapacityError
 
 if TYPE_CHECKING:
     from qbench.variational import DiagonalCost
@@ -123,12 +123,18 @@ class Backend(ABC):
 
     def check_qubits(self, num_qubits: int) -> None:
         """Refuse, before allocating anything, a circuit this backend cannot hold in memory."""
-        needed = self.memory_required(num_qubits)
-        if needed is not None and needed > available_bytes():
-            raise ResourceLimitError(
+        needed, available = self.memory_required(num_qubits), available_bytes()
+        if needed is not None and needed > available:
+            raise QubitCapacityError(
                 f"{num_qubits} qubits need about {format_bytes(needed)} on backend {self.name} but only "
-                f"{format_bytes(available_bytes())} is available; use backend=aer_mps, solver=pce or solver=qrao"
+                f"{format_bytes(available)} is available",
+                num_qubits,
+                fits=lambda qubits: (self.memory_required(qubits) or 0) <= available,
+                backend_hints=self.memory_hints,
             )
+
+    #: Settings under which a state of any size fits in memory (named in a refusal).
+    memory_hints: ClassVar[tuple[str, ...]] = ("backend=aer_mps",)
 
     def memory_required(self, num_qubits: int) -> int | None:
         """Bytes a state of ``num_qubits`` needs here (``None`` if it does not grow as 2^n)."""

@@ -20,7 +20,8 @@ from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qbench.backends.base import Backend, PreparedCircuit
-from qbench.errors import ConfigError, ResourceLimitError
+from qbench.errors import ConfigError, QubitCapacityError
+from qbench.memory import available_bytes
 
 
 @cache
@@ -88,9 +89,12 @@ class DeviceBackend(Backend):
 
     def check_qubits(self, num_qubits: int) -> None:
         if num_qubits > self.device.num_qubits:
-            raise ResourceLimitError(
-                f"{num_qubits} qubits do not fit on {self.device.name} ({self.device.num_qubits} qubits); "
-                f"choose a larger device, or solver=pce or solver=qrao"
+            size = self.device.num_qubits
+            raise QubitCapacityError(
+                f"{num_qubits} qubits do not fit on {self.device.name} ({size} qubits)",
+                num_qubits,
+                fits=lambda qubits: qubits <= size and (self.memory_required(qubits) or 0) <= available_bytes(),
+                backend_hints=(f"backend.device with >= {num_qubits} qubits",),
             )
         super().check_qubits(num_qubits)
 

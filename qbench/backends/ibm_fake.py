@@ -112,6 +112,9 @@ class FakeIbmBackend(DeviceBackend):
             )
         return self._simulators[qubits]
 
+    #: The same noisy device, simulated as a matrix product state.
+    memory_hints = ("backend.method=matrix_product_state",)
+
     def memory_required(self, num_qubits: int) -> int | None:
         # Aer simulates only the qubits a circuit touches, not the whole device.
         if self.params.method == "matrix_product_state":

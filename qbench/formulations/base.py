@@ -30,7 +30,15 @@ def constraint_group(name: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Encoding:
-    """A problem encoded as a QUBO, with the map from QUBO bits back to the problem's variables."""
+    """A problem encoded as a QUBO, with the map from QUBO bits back to the problem's variables.
+
+    ``relaxes_model``: every ``x`` feasible in the problem's canonical model has an assignment
+    decoding to it (its slack bits set to the exact slack) whose energy is at most the model's
+    objective at ``x`` in minimisation form. A penalty QUBO meets it with equality (its penalty
+    terms vanish on feasible points), a Lagrangian relaxation with ``u >= 0`` by weak duality;
+    unbalanced terms and shrunk QUBOs do not. Only then can a QUBO minimum certify a native
+    optimum (:mod:`qbench.optimality`).
+    """
 
     formulation: str
     qubo: Qubo
@@ -38,6 +46,7 @@ class Encoding:
     decoder: Callable[[np.ndarray], np.ndarray]
     num_original: int
     info: dict[str, Any] = field(default_factory=dict)
+    relaxes_model: bool = False
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     @property

@@ -105,6 +105,10 @@ class PenaltyQubo(Formulation):
             decoder=decode,
             num_original=qp.get_num_vars(),
             info={"penalty": base, "group_penalties": {g: base * f for g, f in sorted(factors.items())}},
+            # Squared equality residuals (with the exact integer slack of an inequality) and
+            # qiskit's slack-free inequality terms (P (x - x y) for x <= y, P sum x_i x_j for
+            # sum x_i <= 1, ...) are all 0 on feasible points.
+            relaxes_model=True,
         )
 
 

@@ -1,0 +1,36 @@
+"""What to run instead when a circuit does not fit its backend.
+
+A :class:`~qbench.errors.QubitCapacityError` says how many qubits were refused and which qubit
+counts would fit; this adds the backend settings that lift the limit and the qubit-compressing
+solvers (PCE, QRAO, with their default settings) whose circuits for this QUBO would fit, never
+the solver already in use, so the one-line refusal names only things that would run.
+"""
+
+from __future__ import annotations
+
+from qbench.errors import QubitCapacityError
+from qbench.qubo import Qubo
+
+
+def compressed_qubits(qubo: Qubo) -> dict[str, int]:
+    """Qubits PCE and QRAO (default settings) need for ``qubo``."""
+    from solvers.pce import PceParams, pce_qubits
+    from solvers.qrao import QraoParams, qrac_encoding
+
+    return {
+        "pce": pce_qubits(qubo, PceParams()),
+        "qrao": qrac_encoding(qubo, QraoParams().max_vars_per_qubit).num_qubits,
+    }
+
+
+def with_alternatives(error: QubitCapacityError, qubo: Qubo | None, in_use: set[str]) -> str:
+    """``error``'s message followed by what would fit instead (``qubo``: the run's QUBO, if known)."""
+    options = list(error.backend_hints)
+    if qubo is not None:
+        for name, qubits in compressed_qubits(qubo).items():
+            if name not in in_use and qubits < error.num_qubits and error.fits(qubits):
+                options.append(f"solver={name} ({qubits} qubits)")
+    if not options:
+        return f"{error}; neither PCE nor QRAO would fit either"
+    return f"{error}; use " + (" or ".join(options) if len(options) <= 2 else
+                                ", ".join(options[:-1]) + " or " + options[-1])
