@@ -20,7 +20,7 @@ from qbench.errors import ResourceLimitError
 
 if TYPE_CHECKING:
     from qbench.variational import DiagonalCost
-from qbench.memory import available_bytes, format_bytes
+from qbench.memory import available_bytes, describe_available, format_bytes
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Backend(ABC):
         if needed is not None and needed > available_bytes():
             raise ResourceLimitError(
                 f"{num_qubits} qubits need about {format_bytes(needed)} on backend {self.name} but only "
-                f"{format_bytes(available_bytes())} is available; use backend=aer_mps, solver=pce or solver=qrao"
+                f"{describe_available()}; use backend=aer_mps, solver=pce or solver=qrao"
             )
 
     def memory_required(self, num_qubits: int) -> int | None:
