@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback in the run record.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -34,3 +35,8 @@ class InstanceNotFoundError(QbenchError):
 
 class ResourceLimitError(QbenchError):
     """A run would exceed a resource limit (memory, variable count) and was refused up front."""
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning (something skipped, the command carries on)."""
+    print(f"qbench: warning: {message}", file=sys.stderr, flush=True)

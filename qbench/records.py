@@ -125,7 +125,11 @@ def write_record(record: RunRecord, directory: str | Path) -> Path:
 
 
 def read_record(path: str | Path) -> RunRecord:
-    return RunRecord.from_dict(json.loads(Path(path).read_text()))
+    """The record at ``path``, validated against the schema (:mod:`qbench.record_reader`;
+    :class:`~qbench.record_reader.BadRecordError`, a ``ValueError``, when it is not one)."""
+    from qbench.record_reader import read
+
+    return read(path)
 
 
 def now_utc() -> str:

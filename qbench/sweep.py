@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from qbench import errors
 from qbench.errors import ConfigError
 from qbench.params import to_plain
 from qbench.records import RECORD_FILE, config_key, read_record
@@ -186,7 +187,7 @@ def plan(args: Sequence[str], rerun_failed: bool = False) -> tuple[Plan, Any]:
         raise _compose_error(exc) from None
     root = Path(str(master.output_root))
     result = Plan(experiment, root, list(runs.values()), rerun_failed, master)
-    refresh(result)
+    refresh(result, warn=errors.warn)
     return result, hydra
 
 
@@ -229,17 +230,22 @@ def run_key(cfg: DictConfig) -> str:
     return config_key(_plain_job_config(cfg))
 
 
-def refresh(plan_: Plan) -> None:
-    """Re-read the status of every run's record."""
+def refresh(plan_: Plan, warn: Callable[[str], None] | None = None) -> None:
+    """Re-read the status of every run's record (``warn``: told about each invalid one)."""
     for run in plan_.runs:
-        run.status = record_status(plan_.runs_dir / run.key / RECORD_FILE)
+        run.status = record_status(plan_.runs_dir / run.key / RECORD_FILE, warn)
 
 
-def record_status(path: Path) -> str | None:
-    """Status of the record at ``path``; None if there is none (or it cannot be read)."""
+def record_status(path: Path, warn: Callable[[str], None] | None = None) -> str | None:
+    """Status of the record at ``path``; None if there is none, or it is not a valid record (the
+    run is then run again; ``warn`` is told which file and field)."""
+    if not path.exists():
+        return None
     try:
         return read_record(path).status
-    except (OSError, ValueError, TypeError):
+    except ValueError as exc:  # the reader's BadRecordError, naming the file and field
+        if warn is not None:
+            warn(f"{exc}; the run counts as not done")
         return None
 
 
@@ -276,7 +282,7 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
     for result in results:
         if result.status.name == "FAILED":  # the job wrapper itself failed; the run has no record
             log.warning("a sweep job failed outside its run: %s", result._return_value)
-    refresh(plan_)
+    refresh(plan_, warn=errors.warn)
     return plan_
 
 
