@@ -105,9 +105,11 @@ def _write_failure(config: dict[str, Any], directory: Path, status: Status, reas
                    elapsed: float, log_path: Path) -> Status:
     from qbench.runner import new_record
 
+    from qbench.secrets import redact
+
     record = new_record(config)
     record.status, record.error = status, reason
-    record.error_traceback = _tail(log_path) or None
+    record.error_traceback = redact(_tail(log_path)) or None
     record.times = {"total": round(elapsed, 6)}
     write_record(record, directory)
     return status
@@ -172,6 +174,9 @@ def _limit_memory() -> None:
 def _child_main(directory: str) -> None:
     _die_with_parent()
     _limit_memory()
+    from qbench import secrets
+
+    secrets.register_environment()
     config = json.loads(sys.stdin.read())
     from qbench import runner
 

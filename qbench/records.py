@@ -44,7 +44,7 @@ class RunRecord:
     formulation: str
     solver: str
     backend: str | None
-    seed: int
+    seed: int | None  # None only in the error record of a run whose configured seed is not an integer
     status: Status = "ok"
     error: str | None = None
     error_traceback: str | None = None
@@ -75,7 +75,10 @@ class RunRecord:
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(_jsonable(dataclasses.asdict(self)), indent=2, allow_nan=False)
+        """The record as JSON, with every secret masked (:func:`qbench.secrets.redact_data`)."""
+        from qbench.secrets import redact_data
+
+        return json.dumps(redact_data(_jsonable(dataclasses.asdict(self))), indent=2, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:

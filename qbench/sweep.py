@@ -23,6 +23,8 @@ import contextlib
 import fcntl
 import itertools
 import logging
+import os
+import shutil
 import threading
 import time
 import warnings
@@ -37,10 +39,11 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from qbench import errors
+from qbench import errors, secrets
 from qbench.errors import ConfigError
 from qbench.params import to_plain
 from qbench.records import RECORD_FILE, config_key, read_record
+from qbench.settings import run_settings
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,7 @@ def sweep_overrides(args: Sequence[str]) -> tuple[str, list[str]]:
     if experiment not in names:
         raise ConfigError(f"unknown experiment {experiment!r}; choose one of: {', '.join(names)}"
                           f" (configs in {experiment_source.experiments_dir()})")
+    rest = _sweep_dir_as_output_root(rest)
     given = {a.partition("=")[0] for a in rest}
     overrides = [f"+experiment={experiment}"]
     if "hydra/launcher" not in given:
@@ -130,6 +134,22 @@ def sweep_overrides(args: Sequence[str]) -> tuple[str, list[str]]:
     overrides += [f"{k}={v}" for k, v in _QUIET.items() if k not in given]
     overrides += [o for o in _LAYOUT if o.partition("=")[0] not in given]
     return experiment, overrides + rest
+
+
+def _sweep_dir_as_output_root(args: list[str]) -> list[str]:
+    """``hydra.sweep.dir=DIR`` names where the sweep writes: honoured as ``output_root=DIR`` (the
+    records always go to ``OUTPUT_ROOT/runs/KEY``, which is what resuming reads)."""
+    given = {a.partition("=")[0].lstrip("+"): a.partition("=")[2] for a in args}
+    if "hydra.sweep.subdir" in given:
+        raise ConfigError("hydra.sweep.subdir: a sweep names each run's directory by its key "
+                          f"(OUTPUT_ROOT/{RUNS_DIR}/KEY) so that it can resume; it cannot be set")
+    if "hydra.sweep.dir" not in given:
+        return args
+    if "output_root" in given and given["output_root"] != given["hydra.sweep.dir"]:
+        raise ConfigError(f"hydra.sweep.dir={given['hydra.sweep.dir']} and output_root="
+                          f"{given['output_root']} disagree: a sweep writes under output_root; set only that")
+    return [f"output_root={given['hydra.sweep.dir']}" if a.partition("=")[0].lstrip("+") == "hydra.sweep.dir"
+            else a for a in args if a.partition("=")[0] != "output_root"]
 
 
 def _create_hydra():
@@ -163,6 +183,7 @@ def plan(args: Sequence[str], rerun_failed: bool = False) -> tuple[Plan, Any]:
 
     from qbench import registry
 
+    secrets.check_overrides(list(args))
     experiment, overrides = sweep_overrides(args)
     for override in overrides:
         group, _, values = override.partition("=")
@@ -185,6 +206,12 @@ def plan(args: Sequence[str], rerun_failed: bool = False) -> tuple[Plan, Any]:
                 runs.setdefault(run.key, run)  # grids may overlap: a key runs once
     except (HydraException, OmegaConfBaseException) as exc:
         raise _compose_error(exc) from None
+    for run in runs.values():
+        # The sweep's own settings (seed, timeout_s, memory limit, reference) and credentials are
+        # checked here, for the whole grid; component parameters are each run's to check (an
+        # invalid one leaves that run's error record).
+        run_settings(run.config)
+        secrets.check_config(run.config)
     root = Path(str(master.output_root))
     result = Plan(experiment, root, list(runs.values()), rerun_failed, master)
     refresh(result, warn=errors.warn)
@@ -262,6 +289,7 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
     if not pending:
         return plan_
     master = plan_.master
+    check_launcher(master)
     callbacks = Callbacks(master)
     try:
         launcher = Plugins.instance().instantiate_launcher(
@@ -284,6 +312,22 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
             log.warning("a sweep job failed outside its run: %s", result._return_value)
     refresh(plan_, warn=errors.warn)
     return plan_
+
+
+def check_launcher(master: DictConfig) -> None:
+    """Refuse, with one line, launcher settings the launcher would only fail on with a traceback."""
+    target = str(OmegaConf.select(master, "hydra.launcher._target_", default=""))
+    choice = HydraConfig.get().runtime.choices.get("hydra/launcher")
+    if target.endswith("JoblibLauncher"):
+        n_jobs = OmegaConf.select(master, "hydra.launcher.n_jobs")
+        if n_jobs == 0:
+            raise ConfigError("hydra.launcher.n_jobs: must be a number of parallel runs >= 1, or "
+                              "negative (-1 = one per CPU core, -2 = all but one), got 0")
+    if target.endswith("SlurmLauncher"):
+        missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+        if missing:
+            raise ConfigError(f"hydra/launcher={choice}: Slurm's {' and '.join(missing)} not found on "
+                              "PATH; run the sweep on a Slurm login node, or use hydra/launcher=local")
 
 
 @contextlib.contextmanager
@@ -334,7 +378,10 @@ def sweep_job(cfg: DictConfig) -> str:
     """The task function each launcher runs: one grid point = one run = one record."""
     from qbench.isolate import run_isolated
 
-    directory = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    directory = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.output_subdir is not None:
+        secrets.redact_yaml_files(directory / hydra_cfg.output_subdir)
     config = _plain_job_config(cfg)
     expected = str(OmegaConf.select(cfg, "sweep.key"))
     with _locked(directory / LOCK_FILE):
@@ -347,9 +394,8 @@ def sweep_job(cfg: DictConfig) -> str:
         if config_key(config) != expected:
             raise RuntimeError(f"run key changed between planning and running ({expected}); "
                                "does the config use a non-deterministic interpolation?")
-        timeout = config.get("timeout_s")
-        memory = (config.get("sweep") or {}).get("memory_limit_mb")
-        return run_isolated(config, directory, float(timeout) if timeout else None, memory)
+        settings = run_settings(config)  # checked when the sweep was planned
+        return run_isolated(config, directory, settings.timeout_s, settings.memory_limit_mb)
 
 
 @contextlib.contextmanager
