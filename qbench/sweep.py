@@ -59,6 +59,8 @@ warnings.filterwarnings("ignore",
                         message=r"\s*'hydra/launcher/ray' is validated against ConfigStore")
 # Quiet defaults (the progress bar and run.log files say what happens); overridable.
 _QUIET = {"hydra/hydra_logging": "disabled", "hydra/job_logging": "disabled"}
+#: The sweep's main process, for launcher workers to notice when it is gone (:func:`_watch_sweep`).
+_SWEEP_PID_ENV = "QBENCH_SWEEP_PID"
 
 
 @dataclass
@@ -303,6 +305,7 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
         raise ConfigError(f"hydra/launcher={choice}: {exc}; its plugin is not installed (see "
                           f"qbench/conf/hydra/launcher/{choice}.yaml)") from None
     plan_.runs_dir.mkdir(parents=True, exist_ok=True)
+    os.environ[_SWEEP_PID_ENV] = str(os.getpid())  # inherited by the workers the launcher starts
     with _progress(plan_, pending, enabled=progress):
         callbacks.on_multirun_start(config=master, config_name="config")
         results = launcher.launch([run.overrides for run in pending], initial_job_idx=0)
@@ -335,30 +338,34 @@ def _progress(plan_: Plan, pending: list[Run], enabled: bool) -> Iterator[None]:
     """A tqdm bar over the pending runs, fed by the records appearing on disk (any launcher)."""
     from tqdm import tqdm
 
-    started = time.time()
     stop = threading.Event()
     bar = tqdm(total=len(pending), desc=plan_.experiment, unit="run", disable=not enabled,
                dynamic_ncols=True)
+    # A retried run's old record stays until its run starts and removes it: a record counts
+    # once it is another file than the one there now (records are replaced, never rewritten).
+    before = {run.key: _file_identity(plan_.runs_dir / run.key / RECORD_FILE) for run in pending}
+    seen: dict[str, str] = {}
+
+    def poll_once() -> None:
+        new = 0
+        for run in pending:
+            path = plan_.runs_dir / run.key / RECORD_FILE
+            if run.key in seen or _file_identity(path) in (None, before[run.key]):
+                continue
+            if status := record_status(path):
+                seen[run.key] = status
+                new += 1
+        if new:
+            failed = sum(1 for s in seen.values() if s != "ok")
+            bar.set_postfix(ok=len(seen) - failed, failed=failed,
+                            remaining=len(pending) - len(seen), refresh=False)
+            bar.update(new)
 
     def poll() -> None:
-        seen: dict[str, str] = {}
         while True:
-            new = 0
-            for run in pending:
-                path = plan_.runs_dir / run.key / RECORD_FILE
-                if run.key in seen or not path.exists():
-                    continue
-                with contextlib.suppress(OSError):
-                    # A retried run's old record is removed when it starts; this guards the gap.
-                    if path.stat().st_mtime >= started - 1 and (status := record_status(path)):
-                        seen[run.key] = status
-                        new += 1
-            if new:
-                failed = sum(1 for s in seen.values() if s != "ok")
-                bar.set_postfix(ok=len(seen) - failed, failed=failed,
-                                remaining=len(pending) - len(seen), refresh=False)
-                bar.update(new)
-            if stop.wait(1.0):
+            stopping = stop.wait(1.0)
+            poll_once()  # once more after the launcher returned: the last runs land just before
+            if stopping:
                 return
 
     watcher = threading.Thread(target=poll, daemon=True)
@@ -378,6 +385,7 @@ def sweep_job(cfg: DictConfig) -> str:
     """The task function each launcher runs: one grid point = one run = one record."""
     from qbench.isolate import run_isolated
 
+    _watch_sweep()
     hydra_cfg = HydraConfig.get()
     directory = Path(hydra_cfg.runtime.output_dir)
     if hydra_cfg.output_subdir is not None:
@@ -396,6 +404,40 @@ def sweep_job(cfg: DictConfig) -> str:
                                "does the config use a non-deterministic interpolation?")
         settings = run_settings(config)  # checked when the sweep was planned
         return run_isolated(config, directory, settings.timeout_s, settings.memory_limit_mb)
+
+
+_watch_started = threading.Lock()  # held once a worker's watchdog runs
+
+
+def _watch_sweep() -> None:
+    """In a local launcher's worker process: end this worker, and the run it supervises, as soon
+    as the sweep's main process is gone (killed, even by SIGKILL), instead of finishing its
+    queue as an orphan. A watchdog thread polls the parent pid: unlike ``PR_SET_PDEATHSIG`` it
+    does not depend on which thread of the main process started the worker, and works on any
+    POSIX system. Workers of other launchers (Ray, Slurm) have other parents and are left alone;
+    so is a job that runs in the main process itself."""
+    sweep_pid = int(os.environ.get(_SWEEP_PID_ENV) or 0)
+    if not sweep_pid or os.getppid() != sweep_pid or not _watch_started.acquire(blocking=False):
+        return
+
+    def watch() -> None:
+        from qbench.isolate import kill_running_children
+
+        while os.getppid() == sweep_pid:
+            time.sleep(0.25)
+        kill_running_children()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="qbench-sweep-watchdog", daemon=True).start()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(inode, modification time in ns) of the file at ``path``; None if there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 @contextlib.contextmanager

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
 from qbench import cli, sweep
-from qbench.records import RECORD_FILE, RunRecord
+from qbench.records import RECORD_FILE, RunRecord, write_record
 from tests.helpers import repo_root
 
 TINY = """\
@@ -121,7 +125,115 @@ def test_bad_record_files_are_planned_again_with_a_warning(experiments, tmp_path
     assert sum(" pending " in line for line in captured.out.splitlines()) == 2
 
 
+def test_progress_counts_the_runs_that_land_as_the_launcher_returns(tmp_path, capsys):
+    runs = [sweep.Run(overrides=[], key=k, config={}) for k in ("a", "b", "c")]
+    plan = sweep.Plan("tiny", tmp_path, runs)
+    write_record(RunRecord(key="c", problem="mdkp", instance="i", formulation="penalty", solver="sa",
+                           backend=None, seed=0, status="error"), plan.runs_dir / "c")
+    plan.rerun_failed = True
+    with sweep._progress(plan, plan.runs, enabled=True):
+        time.sleep(0.2)  # the watcher has looked once and is waiting
+        for key, status in (("a", "ok"), ("b", "error"), ("c", "ok")):  # c: its retry replaces the record
+            write_record(RunRecord(key=key, problem="mdkp", instance="i", formulation="penalty",
+                                   solver="sa", backend=None, seed=0, status=status), plan.runs_dir / key)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert re.search(r"tiny: 100%\|.*\| 3/3 .*failed=1, ok=2, remaining=0", bar), bar
+
+
+def test_progress_does_not_count_a_failed_record_before_its_retry_replaces_it(tmp_path, capsys):
+    plan = sweep.Plan("tiny", tmp_path, [sweep.Run(overrides=[], key="c", config={})], rerun_failed=True)
+    write_record(RunRecord(key="c", problem="mdkp", instance="i", formulation="penalty", solver="sa",
+                           backend=None, seed=0, status="error"), plan.runs_dir / "c")
+    with sweep._progress(plan, plan.runs, enabled=True):
+        time.sleep(1.2)
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert " 0/1 " in bar, bar
+
+
 # ------------------------------------------------------------------ launching (slow)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+SLOW = """\
+# @package _global_
+# Kill test grid: 3 long annealing runs.
+output_root: {root}
+timeout_s: 300
+progress: false
+problem:
+  generator: {{n_items: 4, n_constraints: 2}}
+sweep:
+  experiment: slow
+hydra:
+  sweeper:
+    params:
+      solver: sa
+      solver.num_reads: 100000
+      solver.num_sweeps: 100000
+      seed: 0,1,2
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("kill_signal", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_the_sweep_leaves_no_worker_or_run_behind(tmp_path, kill_signal):
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "slow.yaml").write_text(SLOW.format(root=tmp_path / "out"))
+    env = {**os.environ, "PYTHONPATH": str(repo_root()), "QBENCH_EXPERIMENTS": str(tmp_path / "experiments")}
+    proc = subprocess.Popen([sys.executable, "-m", "qbench", "sweep", "experiment=slow",
+                             "hydra.launcher.n_jobs=2", "--no-progress"], env=env, cwd=repo_root(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while sum("qbench.isolate" in _cmdline(p) for p in _descendants(proc.pid)) < 2:
+            assert proc.poll() is None and time.time() < deadline, "the runs never started"
+            time.sleep(0.2)
+        below = _descendants(proc.pid)
+        proc.send_signal(kill_signal)
+        proc.wait(timeout=30)
+        deadline = time.time() + 5
+        while any(_alive(p) for p in below) and time.time() < deadline:
+            time.sleep(0.1)
+        left = {p: _cmdline(p) for p in below if _alive(p)}
+        assert not left, f"left running after the sweep was killed: {left}"
+        assert not list((tmp_path / "out").rglob(RECORD_FILE))  # interrupted runs leave no record
+    finally:
+        for pid in [proc.pid, *_descendants(proc.pid)]:
+            with __import__("contextlib").suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 @pytest.mark.slow
@@ -138,5 +250,6 @@ def test_a_restart_replaces_bad_records_and_sweeps_into_the_given_sweep_dir(expe
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"qbench: warning: {bad}: key: expected a string, got 7; the run counts as not done" in out.stderr
     assert "tiny: 2 ok, 0 error, 0 timeout, 0 missing of 2 runs" in out.stdout
+    assert re.search(r"tiny: 100%\|.*\| 2/2 ", out.stderr.replace("\r", "\n")), out.stderr
     records = [json.loads(p.read_text()) for p in sorted(target.rglob(RECORD_FILE))]
     assert sorted(r["key"] for r in records) == sorted(keys) and all(r["status"] == "ok" for r in records)
