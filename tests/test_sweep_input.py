@@ -5,13 +5,13 @@ grid. Planning runs in process (no run is launched); the tests that launch are m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -209,6 +209,7 @@ def test_killing_the_sweep_leaves_no_worker_or_run_behind(tmp_path, kill_signal)
     proc = subprocess.Popen([sys.executable, "-m", "qbench", "sweep", "experiment=slow",
                              "hydra.launcher.n_jobs=2", "--no-progress"], env=env, cwd=repo_root(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    below: list[int] = []
     try:
         deadline = time.time() + 120
         while sum("qbench.isolate" in _cmdline(p) for p in _descendants(proc.pid)) < 2:
@@ -223,10 +224,11 @@ def test_killing_the_sweep_leaves_no_worker_or_run_behind(tmp_path, kill_signal)
         left = {p: _cmdline(p) for p in below if _alive(p)}
         assert not left, f"left running after the sweep was killed: {left}"
         assert not list((tmp_path / "out").rglob(RECORD_FILE))  # interrupted runs leave no record
-    finally:
-        for pid in [proc.pid, *_descendants(proc.pid)]:
-            with __import__("contextlib").suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    finally:  # whatever is left (orphans included: they are no longer below the sweep)
+        for pid in {proc.pid, *_descendants(proc.pid), *below}:
+            if pid == proc.pid or _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _cmdline(pid: int) -> str:
