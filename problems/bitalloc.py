@@ -319,6 +319,7 @@ class Generator:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         check(self.n_layers >= 1, "n_layers", f"must be >= 1, got {self.n_layers}")
         check(
             len(self.widths) >= 2 and list(self.widths) == sorted(set(self.widths)) and self.widths[0] >= 1,

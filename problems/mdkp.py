@@ -138,6 +138,7 @@ class Generator:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         check(self.n_items >= 1, "n_items", f"must be >= 1, got {self.n_items}")
         check(self.n_constraints >= 1, "n_constraints", f"must be >= 1, got {self.n_constraints}")
         check(0 < self.tightness < 1, "tightness", f"must be in (0, 1), got {self.tightness}")

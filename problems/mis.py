@@ -205,6 +205,7 @@ class Generator:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         check(self.n >= 1, "n", f"must be >= 1, got {self.n}")
         check(0 <= self.p <= 1, "p", f"must be in [0, 1], got {self.p}")
         check(self.degree >= 0, "degree", f"must be >= 0, got {self.degree}")

@@ -142,6 +142,7 @@ class Generator:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         check(self.m >= 1, "m", f"must be >= 1, got {self.m}")
         check(self.n is None or self.n >= 1, "n", f"must be >= 1, got {self.n}")
         check(self.n is not None or self.m >= 2, "n", "must be set when m = 1 (the default 10(m-1) is 0)")

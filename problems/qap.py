@@ -197,6 +197,7 @@ class Generator:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         check(self.n >= 2, "n", f"must be >= 2, got {self.n}")
         check(self.max_flow >= 1, "max_flow", f"must be >= 1, got {self.max_flow}")
         check(self.grid >= 1, "grid", f"must be >= 1, got {self.grid}")

@@ -144,6 +144,7 @@ class Generator:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         check(self.n >= 3, "n", f"must be >= 3 (a tour needs 3 cities), got {self.n}")
         check(self.grid >= 1, "grid", f"must be >= 1, got {self.grid}")
         check((self.grid + 1) ** 2 >= self.n, "grid", f"{self.grid} has fewer than n={self.n} points")

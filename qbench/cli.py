@@ -2,7 +2,9 @@
 
 ``run`` hands its arguments to Hydra (overrides, ``-m`` for multirun, ``--cfg job``); before
 that, the overrides are checked with Hydra's compose API so that a typo gives one line, not a
-stack trace.
+stack trace, and a run refused there still leaves its error record (:mod:`qbench.refused`).
+Credentials in the environment are registered as secrets first thing, so nothing printed or
+written afterwards can show them (:mod:`qbench.secrets`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,23 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from qbench import secrets
 from qbench.errors import QbenchError
 
 PROG = "python -m qbench"
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, with secrets masked in its messages (usage errors echo the arguments)."""
+
+    def _print_message(self, message: str, file=None) -> None:
+        super()._print_message(secrets.redact(message) if message else message, file)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    secrets.register_environment()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "run":
         _run(argv[1:])
@@ -43,15 +55,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code or 0)
 
 
-def _fail(exc: BaseException) -> None:
-    print(f"qbench: error: {exc}", file=sys.stderr)
+def _fail(exc: BaseException, record: Path | None = None) -> None:
+    print(f"qbench: error: {secrets.redact(str(exc))}", file=sys.stderr)
+    if record is not None:
+        print(f"record     {record}", file=sys.stderr)
     if os.environ.get("QBENCH_DEBUG"):
         raise exc
     sys.exit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Quantum and classical optimization benchmarks.")
+    parser = _ArgumentParser(prog=PROG, description="Quantum and classical optimization benchmarks.")
     sub = parser.add_subparsers(metavar="COMMAND")
     sub.add_parser("run", help="run one configuration (Hydra overrides follow; -m for a sweep)")
 
@@ -139,12 +153,16 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _run(overrides: list[str]) -> None:
-    from qbench.overrides import validate_overrides
+    from qbench import overrides as checks
 
+    config = None
     try:
-        validate_overrides(overrides)
+        config = checks.compose_first(overrides)
+        checks.check_config(config)
     except QbenchError as exc:
-        _fail(exc)
+        from qbench.refused import write_refused_record
+
+        _fail(exc, write_refused_record(overrides, str(exc), config))
     from qbench.app import run_job
 
     logging.getLogger("qiskit").setLevel(logging.WARNING)

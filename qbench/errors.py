@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback in the run record.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,3 +49,6 @@ class QubitCapacityError(ResourceLimitError):
         self.num_qubits = num_qubits
         self.fits = fits
         self.backend_hints = backend_hints
+def warn(message: str) -> None:
+    """Print a one-line warning (something skipped, the command carries on)."""
+    print(f"qbench: warning: {message}", file=sys.stderr, flush=True)

@@ -32,6 +32,8 @@ LOG_FILE = "run.log"
 _PARENT_ENV = "QBENCH_PARENT_PID"
 _MEMORY_ENV = "QBENCH_MEMORY_LIMIT_MB"
 _TAIL_LINES = 40
+#: The children this process supervises right now (for :func:`kill_running_children`).
+_running: set[subprocess.Popen] = set()
 # What Python, C++ and C libraries print when an allocation fails, and what the dynamic loader
 # says when an address-space limit leaves no room to map a shared library (seen here: importing
 # pyscipopt under memory_limit_mb=300, "libscip-....so: failed to map segment from shared object").
@@ -65,21 +67,25 @@ def run_isolated(
             stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True,
             start_new_session=True, env=env,
         )
-        with _kill_child_when_interrupted(child):
-            try:
-                child.stdin.write(json.dumps(config))
-                child.stdin.close()
-            except BrokenPipeError:  # the child died at start-up; its exit status says why
-                pass
-            try:
-                returncode = child.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(child)
-                return _write_failure(
-                    config, directory, "timeout",
-                    f"exceeded the wall-clock limit of {timeout_s:g} s (timeout_s); the run was killed",
-                    time.perf_counter() - started, log_path,
-                )
+        _running.add(child)
+        try:
+            with _kill_child_when_interrupted(child):
+                try:
+                    child.stdin.write(json.dumps(config))
+                    child.stdin.close()
+                except BrokenPipeError:  # the child died at start-up; its exit status says why
+                    pass
+                try:
+                    returncode = child.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    _kill_group(child)
+                    return _write_failure(
+                        config, directory, "timeout",
+                        f"exceeded the wall-clock limit of {timeout_s:g} s (timeout_s); the run was killed",
+                        time.perf_counter() - started, log_path,
+                    )
+        finally:
+            _running.discard(child)
     if record_path.exists():
         # The child wrote its record (an ``ok`` or ``error`` run); a non-zero exit after that
         # (e.g. a crash at interpreter shutdown) does not change what the run produced.
@@ -105,9 +111,11 @@ def _write_failure(config: dict[str, Any], directory: Path, status: Status, reas
                    elapsed: float, log_path: Path) -> Status:
     from qbench.runner import new_record
 
+    from qbench.secrets import redact
+
     record = new_record(config)
     record.status, record.error = status, reason
-    record.error_traceback = _tail(log_path) or None
+    record.error_traceback = redact(_tail(log_path)) or None
     record.times = {"total": round(elapsed, 6)}
     write_record(record, directory)
     return status
@@ -148,6 +156,14 @@ def _kill_child_when_interrupted(child: subprocess.Popen) -> Iterator[None]:
             _kill_group(child)
 
 
+def kill_running_children() -> None:
+    """Kill every run this process supervises, with its process group (the supervisor is
+    going away; the interrupted runs leave no record)."""
+    for child in list(_running):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
 def _die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its parent dies (no orphaned runs)."""
     parent = int(os.environ.get(_PARENT_ENV, "0"))
@@ -172,6 +188,9 @@ def _limit_memory() -> None:
 def _child_main(directory: str) -> None:
     _die_with_parent()
     _limit_memory()
+    from qbench import secrets
+
+    secrets.register_environment()
     config = json.loads(sys.stdin.read())
     from qbench import runner
 

@@ -30,9 +30,13 @@ def to_plain(value: Any) -> Any:
 def build_params(cls: type[T], values: Mapping[str, Any] | None, where: str) -> T:
     """Instantiate the dataclass ``cls`` from ``values``, reporting errors against ``where``.
 
-    ``where`` is the config path shown to the user, e.g. ``"problem.generator"``.
+    ``where`` is the config path shown to the user, e.g. ``"problem.generator"`` (``""`` for
+    top-level keys).
     """
-    values = dict(to_plain(values) or {})
+    values = to_plain(values) or {}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {values!r}")
+    values = dict(values)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -42,13 +46,13 @@ def build_params(cls: type[T], values: Mapping[str, Any] | None, where: str) -> 
     hints = typing.get_type_hints(cls)
     coerced = {}
     for name, value in values.items():
-        coerced[name] = _coerce(value, hints.get(name, Any), f"{where}.{name}")
+        coerced[name] = _coerce(value, hints.get(name, Any), f"{where}.{name}" if where else name)
     try:
         return cls(**coerced)
     except ConfigError as exc:
         raise ConfigError(f"{where}.{exc}") if not str(exc).startswith(where) else exc
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

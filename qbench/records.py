@@ -49,7 +49,7 @@ class RunRecord:
     formulation: str
     solver: str
     backend: str | None
-    seed: int
+    seed: int | None  # None only in the error record of a run whose configured seed is not an integer
     status: Status = "ok"
     error: str | None = None
     error_traceback: str | None = None
@@ -96,7 +96,10 @@ class RunRecord:
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(_jsonable(dataclasses.asdict(self)), indent=2, allow_nan=False)
+        """The record as JSON, with every secret masked (:func:`qbench.secrets.redact_data`)."""
+        from qbench.secrets import redact_data
+
+        return json.dumps(redact_data(_jsonable(dataclasses.asdict(self))), indent=2, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
@@ -146,7 +149,11 @@ def write_record(record: RunRecord, directory: str | Path) -> Path:
 
 
 def read_record(path: str | Path) -> RunRecord:
-    return RunRecord.from_dict(json.loads(Path(path).read_text()))
+    """The record at ``path``, validated against the schema (:mod:`qbench.record_reader`;
+    :class:`~qbench.record_reader.BadRecordError`, a ``ValueError``, when it is not one)."""
+    from qbench.record_reader import read
+
+    return read(path)
 
 
 def now_utc() -> str:

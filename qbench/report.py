@@ -185,10 +185,6 @@ def write(frame: pd.DataFrame, out: Path) -> tuple[dict[str, Path], list[Path]]:
 
 def main(directory: str, out: str | None = None, qoblib: bool = False, submitter: str = "N/A",
          affiliation: str = "N/A", hardware: str = "N/A") -> int:
-    from qbench.errors import QbenchError
-
-    if not Path(directory).is_dir():
-        raise QbenchError(f"{directory}: no such results directory")
     frame, store_path = store.collect(directory)
     out_dir = Path(out) if out else Path(directory) / "report"
     csvs, figures = write(frame, out_dir)

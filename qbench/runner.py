@@ -18,21 +18,24 @@ from typing import Any
 
 import numpy as np
 
-from qbench import baseline, registry
+from qbench import baseline, registry, secrets
 from qbench.alternatives import with_alternatives
 from qbench.errors import QbenchError, QubitCapacityError
 from qbench.params import to_plain
 from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
 from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
 from qbench.repair import RepairedAnswer, repair_answer, repair_setting
+from qbench.settings import ReferenceSettings, run_settings
 from qbench.solver import FinalSampling, SolveContext, Solver, SolverResult
 
 log = logging.getLogger(__name__)
 
 
 def new_record(config: dict[str, Any]) -> RunRecord:
-    """A record holding the run's identity, before anything has run."""
+    """A record holding the run's identity, before anything has run (and before the config is
+    validated: a seed that is not an integer is recorded as None)."""
     problem = config.get("problem", {})
+    seed = config.get("seed", 0)
     return RunRecord(
         key=config_key(config),
         problem=str(problem.get("name")),
@@ -40,7 +43,7 @@ def new_record(config: dict[str, Any]) -> RunRecord:
         formulation=str(config.get("formulation", {}).get("name")),
         solver=str(config.get("solver", {}).get("name")),
         backend=config.get("backend", {}).get("name") if config.get("backend") else None,
-        seed=int(config.get("seed", 0)),
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         config=config,
         versions=package_versions(),
         git_revision=git_revision(),
@@ -55,27 +58,30 @@ def execute(cfg: Mapping[str, Any]) -> RunRecord:
     times: dict[str, float] = {}
     started = time.perf_counter()
     try:
-        _run(config, record, times)
+        settings = run_settings(config)
+        secrets.check_config(config)
+        _run(config, record, times, settings.reference)
     except QbenchError as exc:
-        record.status, record.error = "error", str(exc)
+        record.status, record.error = "error", secrets.redact(str(exc))
     except Exception as exc:  # a bug: keep everything needed to find it
         record.status = "error"
-        record.error = f"{type(exc).__name__}: {exc}"
-        record.error_traceback = traceback.format_exc()
+        record.error = secrets.redact(f"{type(exc).__name__}: {exc}")
+        record.error_traceback = secrets.redact(traceback.format_exc())
         log.debug("run failed", exc_info=True)
     times["total"] = time.perf_counter() - started
     record.times = {k: round(v, 6) for k, v in times.items()}
     return record
 
 
-def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> None:
+def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float],
+         reference: ReferenceSettings) -> None:
     record.repair = repair_setting(config)
     with _timed(times, "build"):
         formulation = registry.build_component(config["formulation"], "formulation")
         solver: Solver = registry.build_component(config["solver"], "solver")
         problem = registry.build_problem(config["problem"])
     with _timed(times, "reference"):
-        problem = with_proven_reference(problem, config.get("reference", {}))
+        problem = with_proven_reference(problem, reference)
     record.instance = problem.name
     record.instance_hash = problem.content_hash()
     record.instance_description = problem.describe()
@@ -129,17 +135,17 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float]) -> 
         record_evaluation(record, problem, answer)
 
 
-def with_proven_reference(problem: Problem, settings: Mapping[str, Any]) -> Problem:
+def with_proven_reference(problem: Problem, settings: ReferenceSettings) -> Problem:
     """Give an instance without a reference one proven by SCIP, when SCIP proves it in time.
 
     Generated instances have no published optimum; without one no gap can be reported. The
     reference is kept only if SCIP proves optimality within ``settings.time_limit`` seconds.
     """
-    if problem.reference.value is not None or not settings.get("solve", False):
+    if problem.reference.value is not None or not settings.solve:
         return problem
     from solvers.scip import ScipParams, solve_mip
 
-    result = solve_mip(problem, ScipParams(time_limit=float(settings.get("time_limit", 10.0))))
+    result = solve_mip(problem, ScipParams(time_limit=settings.time_limit))
     if result.status != "optimal" or result.primal is None:
         return problem
     reference = Reference(result.primal, "SCIP (proven optimal)", proven=True)

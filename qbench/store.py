@@ -3,15 +3,16 @@
 The JSON records are the source of truth; many writers (sweep workers, cluster jobs) each write
 their own file atomically, so they never corrupt one another. ``collect`` aggregates them on
 read into ``DIR/store/records.parquet`` (written atomically too), one row per record, for
-pandas or DuckDB (:func:`query`, the table is called ``records``). A file that cannot be read
-as a record (truncated by a crash, edited by hand) is skipped with a one-line warning.
+pandas or DuckDB (:func:`query`, the table is called ``records``). Records are read through
+:mod:`qbench.record_reader`, which checks each against the schema; a file that is not a valid
+record (truncated by a crash, edited by hand, a wrong type in any field) is skipped with a
+one-line warning naming the file and the field.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from qbench import errors
+from qbench.errors import QbenchError
+from qbench.record_reader import BadRecordError, read_data
 from qbench.records import RECORD_FILE
 
 STORE_FILE = Path("store") / "records.parquet"
@@ -39,7 +43,6 @@ _NUMERIC = ["seed", "objective", "reference", "gap", "approximation_ratio", "vio
             "variables", "constraints", "success_probability", "feasible_probability",
             "p_optimal_uniform", "p_feasible_uniform", "uniform_stderr", "optimal_lift", "feasible_lift",
             "final_coverage", "energy_approximation_ratio"]
-_REQUIRED = ("key", "problem", "solver", "status")
 
 
 def record_paths(directory: str | Path) -> list[Path]:
@@ -48,25 +51,17 @@ def record_paths(directory: str | Path) -> list[Path]:
 
 def load(directory: str | Path, warn=None) -> pd.DataFrame:
     """All readable records under ``directory`` as a flat frame (warnings for unreadable ones)."""
-    warn = warn or _warn
+    warn = warn or errors.warn
     rows = []
     for path in record_paths(directory):
         try:
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict) or any(k not in data for k in _REQUIRED):
-                raise ValueError("not a run record (fields missing)")
-            row = flatten(data, path)
-        except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
-            # A truncated, foreign or malformed file (e.g. "times": [1, 2]) must not stop a report.
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            warn(f"skipped {path}: {reason}")
+            data = read_data(path)
+        except BadRecordError as exc:
+            # A truncated, foreign or malformed file must not stop a report.
+            warn(f"skipped {exc}")
             continue
-        rows.append(row)
+        rows.append(flatten(data, path))
     return to_frame(rows)
-
-
-def _warn(message: str) -> None:
-    print(f"qbench: warning: {message}", file=sys.stderr)
 
 
 def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
@@ -74,13 +69,15 @@ def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
     config = data.get("config") or {}
     info = data.get("solver_info") or {}
     trace = info.get("trace")
+    sweep = config.get("sweep")
+    experiment = sweep.get("experiment") if isinstance(sweep, dict) else None
     row = {name: data.get(name) for name in COLUMNS if name in data}
     if "repair" not in data:
         # A record with no `repair` field had no repair step: its answer is the solver's own.
         row.update(repair="none", raw_objective=data.get("objective"), raw_gap=data.get("gap"),
                    raw_feasible=data.get("feasible"), raw_violation=data.get("violation"))
     row.update(
-        experiment=(config.get("sweep") or {}).get("experiment"),
+        experiment=None if experiment is None else str(experiment),
         success_probability=info.get("optimal_probability"),
         feasible_probability=info.get("feasible_probability"),
         # Numbers only: some solvers trace richer entries (the Lagrangian dual: one dict per iteration).
@@ -146,6 +143,8 @@ def _short(value: Any) -> str:
 
 def collect(directory: str | Path, out: str | Path | None = None) -> tuple[pd.DataFrame, Path]:
     """Aggregate the records under ``directory`` into the Parquet store; returns (frame, path)."""
+    if not Path(directory).is_dir():
+        raise QbenchError(f"{directory}: no such results directory")
     frame = load(directory)
     path = Path(out) if out else Path(directory) / STORE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,8 +166,6 @@ def read(path: str | Path) -> pd.DataFrame:
 def query(path: str | Path, sql: str) -> pd.DataFrame:
     """Run ``sql`` with DuckDB against the store at ``path`` (table name ``records``)."""
     import duckdb
-
-    from qbench.errors import QbenchError
 
     con = duckdb.connect()
     try:

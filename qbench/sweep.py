@@ -23,11 +23,13 @@ import contextlib
 import fcntl
 import itertools
 import logging
+import os
+import shutil
 import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +39,11 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from qbench import errors, secrets
 from qbench.errors import ConfigError
 from qbench.params import to_plain
 from qbench.records import RECORD_FILE, config_key, read_record
+from qbench.settings import run_settings
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,8 @@ warnings.filterwarnings("ignore",
                         message=r"\s*'hydra/launcher/ray' is validated against ConfigStore")
 # Quiet defaults (the progress bar and run.log files say what happens); overridable.
 _QUIET = {"hydra/hydra_logging": "disabled", "hydra/job_logging": "disabled"}
+#: The sweep's main process, for launcher workers to notice when it is gone (:func:`_watch_sweep`).
+_SWEEP_PID_ENV = "QBENCH_SWEEP_PID"
 
 
 @dataclass
@@ -122,6 +128,7 @@ def sweep_overrides(args: Sequence[str]) -> tuple[str, list[str]]:
     if experiment not in names:
         raise ConfigError(f"unknown experiment {experiment!r}; choose one of: {', '.join(names)}"
                           f" (configs in {experiment_source.experiments_dir()})")
+    rest = _sweep_dir_as_output_root(rest)
     given = {a.partition("=")[0] for a in rest}
     overrides = [f"+experiment={experiment}"]
     if "hydra/launcher" not in given:
@@ -129,6 +136,22 @@ def sweep_overrides(args: Sequence[str]) -> tuple[str, list[str]]:
     overrides += [f"{k}={v}" for k, v in _QUIET.items() if k not in given]
     overrides += [o for o in _LAYOUT if o.partition("=")[0] not in given]
     return experiment, overrides + rest
+
+
+def _sweep_dir_as_output_root(args: list[str]) -> list[str]:
+    """``hydra.sweep.dir=DIR`` names where the sweep writes: honoured as ``output_root=DIR`` (the
+    records always go to ``OUTPUT_ROOT/runs/KEY``, which is what resuming reads)."""
+    given = {a.partition("=")[0].lstrip("+"): a.partition("=")[2] for a in args}
+    if "hydra.sweep.subdir" in given:
+        raise ConfigError("hydra.sweep.subdir: a sweep names each run's directory by its key "
+                          f"(OUTPUT_ROOT/{RUNS_DIR}/KEY) so that it can resume; it cannot be set")
+    if "hydra.sweep.dir" not in given:
+        return args
+    if "output_root" in given and given["output_root"] != given["hydra.sweep.dir"]:
+        raise ConfigError(f"hydra.sweep.dir={given['hydra.sweep.dir']} and output_root="
+                          f"{given['output_root']} disagree: a sweep writes under output_root; set only that")
+    return [f"output_root={given['hydra.sweep.dir']}" if a.partition("=")[0].lstrip("+") == "hydra.sweep.dir"
+            else a for a in args if a.partition("=")[0] != "output_root"]
 
 
 def _create_hydra():
@@ -162,6 +185,7 @@ def plan(args: Sequence[str], rerun_failed: bool = False) -> tuple[Plan, Any]:
 
     from qbench import registry
 
+    secrets.check_overrides(list(args))
     experiment, overrides = sweep_overrides(args)
     for override in overrides:
         group, _, values = override.partition("=")
@@ -184,9 +208,15 @@ def plan(args: Sequence[str], rerun_failed: bool = False) -> tuple[Plan, Any]:
                 runs.setdefault(run.key, run)  # grids may overlap: a key runs once
     except (HydraException, OmegaConfBaseException) as exc:
         raise _compose_error(exc) from None
+    for run in runs.values():
+        # The sweep's own settings (seed, timeout_s, memory limit, reference) and credentials are
+        # checked here, for the whole grid; component parameters are each run's to check (an
+        # invalid one leaves that run's error record).
+        run_settings(run.config)
+        secrets.check_config(run.config)
     root = Path(str(master.output_root))
     result = Plan(experiment, root, list(runs.values()), rerun_failed, master)
-    refresh(result)
+    refresh(result, warn=errors.warn)
     return result, hydra
 
 
@@ -229,17 +259,22 @@ def run_key(cfg: DictConfig) -> str:
     return config_key(_plain_job_config(cfg))
 
 
-def refresh(plan_: Plan) -> None:
-    """Re-read the status of every run's record."""
+def refresh(plan_: Plan, warn: Callable[[str], None] | None = None) -> None:
+    """Re-read the status of every run's record (``warn``: told about each invalid one)."""
     for run in plan_.runs:
-        run.status = record_status(plan_.runs_dir / run.key / RECORD_FILE)
+        run.status = record_status(plan_.runs_dir / run.key / RECORD_FILE, warn)
 
 
-def record_status(path: Path) -> str | None:
-    """Status of the record at ``path``; None if there is none (or it cannot be read)."""
+def record_status(path: Path, warn: Callable[[str], None] | None = None) -> str | None:
+    """Status of the record at ``path``; None if there is none, or it is not a valid record (the
+    run is then run again; ``warn`` is told which file and field)."""
+    if not path.exists():
+        return None
     try:
         return read_record(path).status
-    except (OSError, ValueError, TypeError):
+    except ValueError as exc:  # the reader's BadRecordError, naming the file and field
+        if warn is not None:
+            warn(f"{exc}; the run counts as not done")
         return None
 
 
@@ -256,6 +291,7 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
     if not pending:
         return plan_
     master = plan_.master
+    check_launcher(master)
     callbacks = Callbacks(master)
     try:
         launcher = Plugins.instance().instantiate_launcher(
@@ -269,6 +305,7 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
         raise ConfigError(f"hydra/launcher={choice}: {exc}; its plugin is not installed (see "
                           f"qbench/conf/hydra/launcher/{choice}.yaml)") from None
     plan_.runs_dir.mkdir(parents=True, exist_ok=True)
+    os.environ[_SWEEP_PID_ENV] = str(os.getpid())  # inherited by the workers the launcher starts
     with _progress(plan_, pending, enabled=progress):
         callbacks.on_multirun_start(config=master, config_name="config")
         results = launcher.launch([run.overrides for run in pending], initial_job_idx=0)
@@ -276,8 +313,24 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
     for result in results:
         if result.status.name == "FAILED":  # the job wrapper itself failed; the run has no record
             log.warning("a sweep job failed outside its run: %s", result._return_value)
-    refresh(plan_)
+    refresh(plan_, warn=errors.warn)
     return plan_
+
+
+def check_launcher(master: DictConfig) -> None:
+    """Refuse, with one line, launcher settings the launcher would only fail on with a traceback."""
+    target = str(OmegaConf.select(master, "hydra.launcher._target_", default=""))
+    choice = HydraConfig.get().runtime.choices.get("hydra/launcher")
+    if target.endswith("JoblibLauncher"):
+        n_jobs = OmegaConf.select(master, "hydra.launcher.n_jobs")
+        if n_jobs == 0:
+            raise ConfigError("hydra.launcher.n_jobs: must be a number of parallel runs >= 1, or "
+                              "negative (-1 = one per CPU core, -2 = all but one), got 0")
+    if target.endswith("SlurmLauncher"):
+        missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+        if missing:
+            raise ConfigError(f"hydra/launcher={choice}: Slurm's {' and '.join(missing)} not found on "
+                              "PATH; run the sweep on a Slurm login node, or use hydra/launcher=local")
 
 
 @contextlib.contextmanager
@@ -285,30 +338,34 @@ def _progress(plan_: Plan, pending: list[Run], enabled: bool) -> Iterator[None]:
     """A tqdm bar over the pending runs, fed by the records appearing on disk (any launcher)."""
     from tqdm import tqdm
 
-    started = time.time()
     stop = threading.Event()
     bar = tqdm(total=len(pending), desc=plan_.experiment, unit="run", disable=not enabled,
                dynamic_ncols=True)
+    # A retried run's old record stays until its run starts and removes it: a record counts
+    # once it is another file than the one there now (records are replaced, never rewritten).
+    before = {run.key: _file_identity(plan_.runs_dir / run.key / RECORD_FILE) for run in pending}
+    seen: dict[str, str] = {}
+
+    def poll_once() -> None:
+        new = 0
+        for run in pending:
+            path = plan_.runs_dir / run.key / RECORD_FILE
+            if run.key in seen or _file_identity(path) in (None, before[run.key]):
+                continue
+            if status := record_status(path):
+                seen[run.key] = status
+                new += 1
+        if new:
+            failed = sum(1 for s in seen.values() if s != "ok")
+            bar.set_postfix(ok=len(seen) - failed, failed=failed,
+                            remaining=len(pending) - len(seen), refresh=False)
+            bar.update(new)
 
     def poll() -> None:
-        seen: dict[str, str] = {}
         while True:
-            new = 0
-            for run in pending:
-                path = plan_.runs_dir / run.key / RECORD_FILE
-                if run.key in seen or not path.exists():
-                    continue
-                with contextlib.suppress(OSError):
-                    # A retried run's old record is removed when it starts; this guards the gap.
-                    if path.stat().st_mtime >= started - 1 and (status := record_status(path)):
-                        seen[run.key] = status
-                        new += 1
-            if new:
-                failed = sum(1 for s in seen.values() if s != "ok")
-                bar.set_postfix(ok=len(seen) - failed, failed=failed,
-                                remaining=len(pending) - len(seen), refresh=False)
-                bar.update(new)
-            if stop.wait(1.0):
+            stopping = stop.wait(1.0)
+            poll_once()  # once more after the launcher returned: the last runs land just before
+            if stopping:
                 return
 
     watcher = threading.Thread(target=poll, daemon=True)
@@ -328,7 +385,11 @@ def sweep_job(cfg: DictConfig) -> str:
     """The task function each launcher runs: one grid point = one run = one record."""
     from qbench.isolate import run_isolated
 
-    directory = Path(HydraConfig.get().runtime.output_dir)
+    _watch_sweep()
+    hydra_cfg = HydraConfig.get()
+    directory = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.output_subdir is not None:
+        secrets.redact_yaml_files(directory / hydra_cfg.output_subdir)
     config = _plain_job_config(cfg)
     expected = str(OmegaConf.select(cfg, "sweep.key"))
     with _locked(directory / LOCK_FILE):
@@ -341,9 +402,42 @@ def sweep_job(cfg: DictConfig) -> str:
         if config_key(config) != expected:
             raise RuntimeError(f"run key changed between planning and running ({expected}); "
                                "does the config use a non-deterministic interpolation?")
-        timeout = config.get("timeout_s")
-        memory = (config.get("sweep") or {}).get("memory_limit_mb")
-        return run_isolated(config, directory, float(timeout) if timeout else None, memory)
+        settings = run_settings(config)  # checked when the sweep was planned
+        return run_isolated(config, directory, settings.timeout_s, settings.memory_limit_mb)
+
+
+_watch_started = threading.Lock()  # held once a worker's watchdog runs
+
+
+def _watch_sweep() -> None:
+    """In a local launcher's worker process: end this worker, and the run it supervises, as soon
+    as the sweep's main process is gone (killed, even by SIGKILL), instead of finishing its
+    queue as an orphan. A watchdog thread polls the parent pid: unlike ``PR_SET_PDEATHSIG`` it
+    does not depend on which thread of the main process started the worker, and works on any
+    POSIX system. Workers of other launchers (Ray, Slurm) have other parents and are left alone;
+    so is a job that runs in the main process itself."""
+    sweep_pid = int(os.environ.get(_SWEEP_PID_ENV) or 0)
+    if not sweep_pid or os.getppid() != sweep_pid or not _watch_started.acquire(blocking=False):
+        return
+
+    def watch() -> None:
+        from qbench.isolate import kill_running_children
+
+        while os.getppid() == sweep_pid:
+            time.sleep(0.25)
+        kill_running_children()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="qbench-sweep-watchdog", daemon=True).start()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(inode, modification time in ns) of the file at ``path``; None if there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from qbench.problem import Reference
 from qbench.records import RunRecord
 from qbench.registry import build_problem
 from qbench.runner import with_proven_reference
+from qbench.settings import ReferenceSettings
 from qbench.sampling import is_optimal, select_answer
 from qbench.solver import FinalSampling, SolveContext
 from qbench.summary import format_summary
@@ -56,7 +57,7 @@ def test_exact_uniform_probabilities_of_the_path_are_the_hand_count():
 
 def test_exact_count_through_slack_bits_equals_brute_force():
     # The generated knapsack: 6 items and 8 slack bits, so 2^14 bitstrings share 2^6 assignments.
-    problem = with_proven_reference(build_problem({"name": "mdkp"}), {"solve": True})
+    problem = with_proven_reference(build_problem({"name": "mdkp"}), ReferenceSettings())
     encoding = PenaltyQubo().encode(problem)
     assert encoding.qubits == 14 and encoding.slack_variables == 8 and problem.reference.proven
     uniform = baseline.uniform_probabilities(problem, encoding, seed=0)
@@ -67,7 +68,7 @@ def test_exact_count_through_slack_bits_equals_brute_force():
 
 
 def test_monte_carlo_estimate_is_within_its_error_of_the_exact_value(monkeypatch, instances_dir):
-    cases = [with_proven_reference(build_problem({"name": "mdkp"}), {"solve": True}),
+    cases = [with_proven_reference(build_problem({"name": "mdkp"}), ReferenceSettings()),
              build_problem({"name": "mis", "instance": "1tc.16"})]
     for problem in cases:
         encoding = PenaltyQubo().encode(problem)

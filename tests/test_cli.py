@@ -55,7 +55,9 @@ def test_default_generated_run_gets_a_scip_proven_reference(tmp_path):
         (["problem.instance=nosuch"], "unknown mdkp instance 'nosuch'"),
         (["problem.generator.n_items=0"], "problem.generator.n_items: must be >= 1, got 0"),
         (["problem.generator.tightness=2"], "problem.generator.tightness: must be in (0, 1)"),
-        (["problem.generator.colour=red"], "Could not override 'problem.generator.colour'"),
+        (["problem.generator.colour=red"],
+         "problem.generator.colour: no such field; allowed: max_weight, n_constraints, n_items, seed, tightness"),
+        (["problem.generator.seed=-1"], "problem.generator.seed: must be >= 0, got -1"),
         (["solver.time_limit=-1"], "solver.time_limit: must be positive"),
         (["solver=sa", "solver.beta_schedule=cubic"], "choose one of geometric, linear"),
     ],
@@ -68,6 +70,58 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args, message):
     assert "Traceback" not in text
     error_lines = [l for l in text.splitlines() if l.startswith("qbench: error:")]
     assert len(error_lines) == 1
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["seed=abc"], "seed: must be an integer in 0..4294967295, got 'abc'"),
+        (["seed=-1"], "seed: must be an integer in 0..4294967295, got -1"),
+        (["seed=1.5"], "seed: must be an integer in 0..4294967295, got 1.5"),
+        (["seed=4294967296"], "seed: must be an integer in 0..4294967295, got 4294967296"),
+        (["reference.time_limit=-1"], "reference.time_limit: must be positive, got -1.0"),
+        (["+timeout_s=-1"], "timeout_s: must be a positive number of seconds (or null: no limit), got -1"),
+        (["+timeout_s=abc"], "timeout_s: must be a positive number of seconds (or null: no limit), got 'abc'"),
+        (["progress=maybe"], "progress: expected true or false, got 'maybe'"),
+        (["solver=foo"], "unknown solver 'foo'; choose one of: cvar_vqe, exact, lagrangian, "),
+        (["solver.foo=1"], "solver.foo: no such field; allowed: gap_limit, name, threads, time_limit, verbose"),
+        (["-m", "solver=scip,foo"], "unknown solver 'foo'; choose one of: "),
+    ],
+)
+def test_refused_before_hydra_is_one_line_and_still_an_error_record(tmp_path, capsys, args, message):
+    from qbench import cli
+
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["run", *args, f"output_root={tmp_path}"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    (line,) = [l for l in err.splitlines() if l.startswith("qbench: error:")]
+    assert message in line and "Traceback" not in err
+    (path,) = tmp_path.rglob("record.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "error" and message in record["error"]
+    assert f"record     {path}" in err
+    # Where Hydra would have put the run: runs/DATE/TIME_PROBLEM_SOLVER, multirun/DATE/TIME/0_...
+    if args[0] == "-m":
+        assert path.relative_to(tmp_path).parts[0] == "multirun" and path.parent.name.startswith("0_mdkp_")
+    else:
+        solver = "foo" if args == ["solver=foo"] else "scip"
+        assert path.relative_to(tmp_path).parts[0] == "runs" and path.parent.name.endswith(f"_mdkp_{solver}")
+        assert (record["problem"], record["solver"]) == ("mdkp", solver)
+    if args in (["seed=abc"], ["seed=1.5"]):
+        assert record["seed"] is None  # not an integer: not recorded as one
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_qbench_debug_shows_the_traceback_of_an_internal_error(tmp_path, debug):
+    # A component class without a Params schema: a bug, not a user error.
+    out = qbench("run", "solver._target_=builtins.dict", f"output_root={tmp_path}",
+                 env={"QBENCH_DEBUG": "1"} if debug else {"QBENCH_DEBUG": ""})
+    assert out.returncode == 2
+    assert "qbench: error: AttributeError: type object 'dict' has no attribute 'Params'" in out.stderr
+    assert ("Traceback (most recent call last)" in out.stderr) == debug
+    (record,) = records_under(tmp_path)
+    assert "Traceback" in record["error_traceback"]
 
 
 def test_error_run_still_writes_an_error_record(tmp_path):

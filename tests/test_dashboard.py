@@ -336,3 +336,22 @@ def test_empty_corrupt_or_missing_directory_gives_a_message(layout, tmp_path, mo
         return
     assert "No run records" in at.info[0].value
     assert bool(at.warning) == (layout == "corrupt-only")
+
+
+def test_invalid_records_are_named_and_left_out_of_every_view(records, tmp_path, monkeypatch):
+    from tests.test_store import BAD_FIELDS, write_bad
+
+    directory = tmp_path / "results"
+    good = next(r for r in records if r.status == "ok")
+    write_record(good, directory / "study" / "runs" / good.key)
+    kinds = ("seed-huge", "nested-file", "nested-info", "gap-nan", "status-number", "feasible-string")
+    bad = {kind: write_bad(directory / kind, kind) for kind in kinds}
+    at = _app(directory, monkeypatch)
+    assert not at.error
+    assert [t.label for t in at.tabs] == ["Overview", "Leaderboard", "Plots", "Run detail"]
+    assert any(f"{len(kinds)} record file(s) could not be read" in w.value for w in at.warning)
+    listed = "\n".join(c.value for c in at.code)
+    for kind, path in bad.items():
+        assert f"{path}: {BAD_FIELDS[kind][2]}" in listed, kind
+    assert any(": 1 records" in c.value for c in at.caption)
+    assert _leaderboard(at)["runs"].tolist() == [1]

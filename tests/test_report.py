@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import pandas as pd
+import pytest
 
 from qbench import qoblib_export, report, store
 from qbench.records import RunRecord, write_record
@@ -130,3 +131,25 @@ def test_qoblib_export_follows_the_submission_format(tmp_path):
     assert row["Best Objective Value"] == "0" and row["Optimality Bound"] == "0"  # SCIP proved it
     assert row["Paradigm"] == "Classical" and row["Algorithm Type"] == "Deterministic"
     assert row["Modeling Approach"] == "Binary linear program (MIP)"
+
+
+def test_report_skips_invalid_records_with_one_warning_each(tmp_path, capsys):
+    from qbench import cli
+    from tests.test_store import BAD_FIELDS, write_bad
+
+    write_record(rec("good"), tmp_path / "good" / "runs" / "good")
+    kinds = ["solution-string", "created-number", "key-number", "status-number", "feasible-string",
+             "problem-null", "solver-null", "status-null", "gap-nan", "objective-infinity", "nested-file"]
+    bad = {kind: write_bad(tmp_path / kind, kind) for kind in kinds}
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["report", str(tmp_path)])
+    assert exit.value.code == 0
+    captured = capsys.readouterr()
+    warnings = captured.err.splitlines()
+    assert len(warnings) == len(kinds)
+    for kind, path in bad.items():
+        assert any(w.startswith(f"qbench: warning: skipped {path}: {BAD_FIELDS[kind][2]}") for w in warnings), kind
+    table = pd.read_csv(tmp_path / "report" / "tables" / "summary.csv")
+    assert table[["problem", "method", "runs", "gap_mean"]].values.tolist() == [["mdkp", "scip", 1, 0.0]]
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "inf%" not in text and "nan%" not in text and "1 runs: 1 ok, 0 error, 0 timeout" in text

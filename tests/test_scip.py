@@ -9,6 +9,7 @@ from qbench import problem as problems
 from qbench.problem import Reference
 from qbench.registry import build_problem
 from qbench.runner import with_proven_reference
+from qbench.settings import ReferenceSettings
 from solvers.scip import ScipParams, solve_mip
 
 
@@ -25,7 +26,7 @@ def test_pet3_primal_and_dual_bound_are_the_integer_optimum(instances_dir):
 
 def test_a_reference_proven_by_scip_is_stored_in_integers(instances_dir):
     problem = dataclasses.replace(pet3(), reference=Reference.unknown())
-    reference = with_proven_reference(problem, {"solve": True, "time_limit": 60}).reference
+    reference = with_proven_reference(problem, ReferenceSettings(solve=True, time_limit=60)).reference
     assert reference.value == 4015 and reference.proven
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 
@@ -98,3 +99,78 @@ def test_bad_query_is_one_line(tmp_path):
 
     with pytest.raises(QbenchError, match="^query failed: "):
         store.query(path, "SELECT nosuch FROM records")
+
+
+#: A valid record with one field made wrong (raw JSON, so NaN and Infinity literals can be
+#: written), and the field and reason each warning must name.
+BAD_FIELDS = {
+    "solution-string": ('"solution": null', '"solution": "abc"', 'solution: expected a list of integers or null, got "abc"'),
+    "created-number": ('"created": ""', '"created": 12345', "created: expected a string, got 12345"),
+    "key-number": ('"key": "bad"', '"key": 7', "key: expected a string, got 7"),
+    "status-number": ('"status": "ok"', '"status": 5', 'status: expected one of "ok", "error", "timeout", got 5'),
+    "status-unknown": ('"status": "ok"', '"status": "done"', 'status: expected one of "ok", "error", "timeout", got "done"'),
+    "status-null": ('"status": "ok"', '"status": null', "status: expected one of"),
+    "feasible-string": ('"feasible": true', '"feasible": "yes"', 'feasible: expected true or false or null, got "yes"'),
+    "problem-null": ('"problem": "mdkp"', '"problem": null', "problem: expected a string, got null"),
+    "solver-null": ('"solver": "scip"', '"solver": null', "solver: expected a string, got null"),
+    "gap-nan": ('"gap": 0.0', '"gap": NaN', "gap: not a finite number (nan)"),
+    "objective-infinity": ('"objective": 3418.0', '"objective": -Infinity', "objective: not a finite number (-inf)"),
+    "seed-huge": ('"seed": 0', '"seed": 1e300', "seed: expected an integer or null, got 1e+300"),
+    "seed-beyond-float64": ('"seed": 0', '"seed": 123456789012345678901234567890', "seed: integer 12345678901234567890123456789"),
+    "times-list": ('"times": {', '"times": [1, 2], "x": {', "times: expected an object of numbers, got [1, 2]"),
+    "trace-nan": ('"solver_info": {}', '"solver_info": {"trace": [1.0, NaN]}', "solver_info.trace[1]: not a finite number (nan)"),
+    "nested-info": ('"solver_info": {}', '"solver_info": ' + "[" * 80 + "]" * 80, "solver_info: nested deeper than 64 levels"),
+    "nested-file": (None, "[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),
+    "list-file": (None, "[1, 2]", "not a run record (a JSON array, not an object)"),
+    "null-file": (None, "null", "not a run record (a JSON null, not an object)"),
+    "key-missing": ('"key": "bad",', "", "key: missing (not a run record without it)"),
+}
+
+
+def write_bad(directory, kind: str):
+    """``directory/runs/bad/record.json``: a valid record with the defect ``kind``; its path."""
+    old, new, _ = BAD_FIELDS[kind]
+    text = make_record("bad", solver_info={}).to_json()
+    if old is not None:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    else:
+        text = new
+    path = directory / "runs" / "bad" / "record.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("kind", BAD_FIELDS)
+def test_collect_skips_an_invalid_record_naming_file_and_field(tmp_path, capsys, kind):
+    from qbench import cli
+
+    write_record(make_record("good"), tmp_path / "runs" / "good")
+    bad = write_bad(tmp_path, kind)
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["collect", str(tmp_path)])
+    assert exit.value.code == 0
+    captured = capsys.readouterr()
+    (warning,) = captured.err.splitlines()
+    assert warning.startswith(f"qbench: warning: skipped {bad}: {BAD_FIELDS[kind][2]}"), warning
+    assert captured.out.startswith("1 records (1 ok, 0 error, 0 timeout)")
+    assert list(store.read(tmp_path / "store" / "records.parquet")["key"]) == ["good"]
+
+
+def test_collect_refuses_a_directory_that_does_not_exist(tmp_path, capsys):
+    from qbench import cli
+
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["collect", str(tmp_path / "nope")])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.strip() == f"qbench: error: {tmp_path / 'nope'}: no such results directory"
+    assert not (tmp_path / "nope").exists()
+
+
+def test_records_as_written_pass_validation_untouched(tmp_path):
+    from qbench.record_reader import read_data
+
+    record = make_record("a", solution=[1, 0, 1], qubits=3, solver_info={"trace": [3.0, 2.5], "nested": {"x": [1, {"y": None}]}})
+    data = read_data(write_record(record, tmp_path))
+    assert data == json.loads(record.to_json())

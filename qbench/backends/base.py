@@ -20,7 +20,7 @@ from qbench.errors import QubitCapacityError
 
 if TYPE_CHECKING:
     from qbench.variational import DiagonalCost
-from qbench.memory import available_bytes, format_bytes
+from qbench.memory import available_bytes, describe_available, format_bytes
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Backend(ABC):
         if needed is not None and needed > available:
             raise QubitCapacityError(
                 f"{num_qubits} qubits need about {format_bytes(needed)} on backend {self.name} but only "
-                f"{format_bytes(available)} is available",
+                f"{describe_available()}",
                 num_qubits,
                 fits=lambda qubits: (self.memory_required(qubits) or 0) <= available,
                 backend_hints=self.memory_hints,

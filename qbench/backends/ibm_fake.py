@@ -83,6 +83,8 @@ class FakeIbmParams:
 
     def __post_init__(self) -> None:
         check(0 <= self.optimization_level <= 3, "optimization_level", f"must be 0..3, got {self.optimization_level}")
+        check(self.seed_transpiler is None or self.seed_transpiler >= 0, "seed_transpiler",
+              f"must be >= 0, got {self.seed_transpiler}")
 
 
 class FakeIbmBackend(DeviceBackend):

@@ -77,6 +77,8 @@ class IbmParams:
 
     def __post_init__(self) -> None:
         check(0 <= self.optimization_level <= 3, "optimization_level", f"must be 0..3, got {self.optimization_level}")
+        check(self.seed_transpiler is None or self.seed_transpiler >= 0, "seed_transpiler",
+              f"must be >= 0, got {self.seed_transpiler}")
         check(self.max_execution_time is None or self.max_execution_time > 0, "max_execution_time",
               f"must be positive, got {self.max_execution_time}")
 

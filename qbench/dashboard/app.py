@@ -82,8 +82,8 @@ def main(directory: Path) -> None:
         _watch(str(directory), signature)
     st.caption(f"`{directory.resolve()}`: {len(table.frame)} records")
     if table.skipped:
-        st.warning(f"{len(table.skipped)} record file(s) could not be read (truncated or not a run "
-                   "record); they are left out of every view.")
+        st.warning(f"{len(table.skipped)} record file(s) could not be read (truncated, or not a valid "
+                   "run record: each is listed with the field at fault); they are left out of every view.")
         with st.expander("unreadable files"):
             st.code("\n".join(table.skipped), language=None)
     if table.frame.empty:
