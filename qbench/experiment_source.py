@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import List, Optional
 
+# Hydra's file source is internal; the public ConfigSource interface would mean re-implementing
+# its reading of YAML files and their @package headers.
 from hydra._internal.core_plugins.file_config_source import FileConfigSource
 from hydra.core.object_type import ObjectType
 from hydra.core.plugins import Plugins

@@ -4,6 +4,8 @@ Methods that solve a sequence of QUBOs (a Lagrangian relaxation per multiplier v
 graph) name their inner solver as ``solver.inner`` (any ``conf/solver/<name>.yaml`` that works on
 a QUBO) with optional ``solver.inner_params`` overrides; it runs through
 :meth:`qbench.solver.SolveContext.inner`, so it shares the run's backend and its counters.
+The inner solver's config is composed by Hydra like the run's own ``solver``, so a config that
+extends another through its defaults list (``ws_qaoa`` from ``qaoa``) is the same config in both.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
 
 from qbench import registry
 from qbench.errors import ConfigError
 from qbench.formulations.base import Encoding
+from qbench.overrides import _one_line
+from qbench.params import to_plain
 from qbench.solver import SolveContext, Solver, SolverResult
 
 #: Solvers that run inner solvers themselves (nesting them is not supported).
@@ -37,7 +44,7 @@ def build_inner_solver(name: str, overrides: Mapping[str, Any] | None = None,
     options = [c for c in registry.choices("solver") if c not in OUTER_SOLVERS]
     if name not in options:
         raise ConfigError(f"{where}: unknown solver {name!r}; choose one of: {', '.join(options)}")
-    cfg = OmegaConf.to_container(OmegaConf.load(registry.CONF_DIR / "solver" / f"{name}.yaml"))
+    cfg = solver_config(name)
     overrides = dict(overrides or {})
     for key in ("_target_", "name"):
         if key in overrides:
@@ -51,6 +58,26 @@ def build_inner_solver(name: str, overrides: Mapping[str, Any] | None = None,
         raise ConfigError(f"{where}: {name!r} does not solve a QUBO; choose one of: "
                           + ", ".join(c for c in options if c != name))
     return solver
+
+
+def solver_config(name: str) -> dict[str, Any]:
+    """``conf/solver/<name>.yaml`` as Hydra composes it (its defaults list applied), plain.
+
+    Composed as a primary config of its own (``solver/<name>``), so none of the run's other
+    groups is involved. Inside a running Hydra app (``python -m qbench run``) the app's Hydra
+    composes it (Hydra's compose API is meant to be used there, and a second initialisation
+    would be refused); elsewhere (a sweep's run process, tests, library use) a Hydra instance
+    on ``qbench/conf`` lives for this compose only (``initialize_config_dir`` as a context)."""
+    path = f"solver/{name}"
+    try:
+        if GlobalHydra.instance().is_initialized():
+            cfg = compose(config_name=path)
+        else:
+            with initialize_config_dir(config_dir=str(registry.CONF_DIR), version_base="1.3"):
+                cfg = compose(config_name=path)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"solver.inner: {name!r}: {_one_line(exc)}") from None
+    return to_plain(cfg.solver)
 
 
 @dataclass

@@ -156,6 +156,9 @@ def _sweep_dir_as_output_root(args: list[str]) -> list[str]:
 
 def _create_hydra():
     """A Hydra instance whose search path has qbench's configs and the experiments group."""
+    # Hydra's internals: its public initialisers (initialize_config_dir and the like) take one
+    # config directory, and the public way to add another (a hydra.searchpath override) would
+    # replace a user's own hydra.searchpath.
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_config_search_path
     from hydra.core.config_search_path import SearchPathQuery
@@ -181,6 +184,8 @@ def plan(args: Sequence[str], rerun_failed: bool = False) -> tuple[Plan, Any]:
     """Compose the experiment, expand its grid, read existing records. Returns (plan, hydra)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.types import RunMode
+    # The basic sweeper's own expansion of sweep overrides into runs; Hydra's public Sweeper
+    # interface only launches them, it has no call that returns the grid.
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
     from qbench import registry
@@ -194,8 +199,8 @@ def plan(args: Sequence[str], rerun_failed: bool = False) -> tuple[Plan, Any]:
                 registry.check_choice(group.lstrip("+~"), value)
     hydra = _create_hydra()
     try:
-        master = hydra.compose_config("config", overrides, run_mode=RunMode.MULTIRUN,
-                                      with_log_configuration=False)
+        # The public ConfigLoader interface: hydra.compose composes for a single run only.
+        master = hydra.config_loader.load_configuration("config", overrides, run_mode=RunMode.MULTIRUN)
         HydraConfig.instance().set_config(master)
         grids = _grids(master)
         parser = OverridesParser.create(config_loader=hydra.config_loader)
@@ -283,6 +288,8 @@ def record_status(path: Path, warn: Callable[[str], None] | None = None) -> str 
 
 def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
     """Launch the plan's pending runs on its launcher, show progress, return the refreshed plan."""
+    # The public launcher factory (Plugins.instantiate_launcher) wants a HydraContext, whose
+    # callbacks object only Hydra's internals construct.
     from hydra._internal.callbacks import Callbacks
     from hydra.core.plugins import Plugins
     from hydra.types import HydraContext

@@ -147,3 +147,33 @@ def test_inner_maxiter_applies_to_variational_inner_solvers_only():
     assert build_inner_solver("qaoa", {}, {"maxiter": 20}).params.maxiter == 20
     assert build_inner_solver("qaoa", {"maxiter": 7}, {"maxiter": 20}).params.maxiter == 7
     assert not hasattr(build_inner_solver("exact", {}, {"maxiter": 20}).params, "maxiter")
+
+
+@pytest.mark.parametrize("inner,cls,base", [("ws_qaoa", "WarmStartQaoa", "qaoa"), ("cvar_vqe", "CvarVqe", "vqe")])
+def test_inner_solver_config_is_composed_with_the_config_it_extends(inner, cls, base):
+    """``ws_qaoa`` and ``cvar_vqe`` extend ``qaoa`` and ``vqe`` through Hydra's defaults list;
+    as inner solvers they get the same settings as the run's own ``solver=`` would, both
+    outside and inside an initialised Hydra (a running app)."""
+    from hydra import initialize_config_dir
+
+    from qbench.inner import build_inner_solver
+    from qbench.registry import CONF_DIR, build_component
+    from tests.helpers import compose_config
+
+    as_run_solver = build_component(compose_config(f"solver={inner}").solver, "solver")
+    solver = build_inner_solver(inner)
+    assert type(solver).__name__ == cls and solver.params == as_run_solver.params
+    assert solver.params.reps == build_component(compose_config(f"solver={base}").solver, "solver").params.reps
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        assert build_inner_solver(inner, {"reps": 1}).params.reps == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("inner", ["ws_qaoa", "cvar_vqe"])
+def test_lagrangian_with_an_inherited_inner_solver(inner):
+    record = run("problem=mdkp", "solver=lagrangian", f"solver.inner={inner}", "solver.max_iter=2",
+                 "solver.inner_maxiter=4", "+solver.inner_params.reps=1", "progress=false")
+    assert record.status == "ok", record.error
+    info = record.solver_info
+    assert info["inner"] == inner and info["inner_solves"] == info["iterations"] == 2
+    assert info["bound_status"] == "estimate" and record.qubits == 6

@@ -179,3 +179,15 @@ def test_sampled_correlations_from_a_sampling_inner_solver():
 def test_bad_settings_are_one_line_errors(overrides, message):
     record = run("problem=mdkp", "solver=shrink", "progress=false", *overrides)
     assert record.status == "error" and record.error.startswith(message), record.error
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("inner", ["ws_qaoa", "cvar_vqe"])
+def test_shrink_with_an_inherited_inner_solver(inner):
+    """``ws_qaoa``/``cvar_vqe`` extend ``qaoa``/``vqe`` (Hydra defaults list) and run as inner solvers."""
+    record = run("problem=mdkp", "solver=shrink", f"solver.inner={inner}", "solver.target_qubits=8",
+                 "+solver.inner_params.maxiter=5", "+solver.inner_params.reps=1", "progress=false")
+    assert record.status == "ok", record.error
+    info = record.solver_info
+    assert info["inner"] == inner and info["shrunk_qubits"] == record.qubits == 8
+    assert info["feasible_after_repair"]
