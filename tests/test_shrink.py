@@ -186,7 +186,8 @@ def test_bad_settings_are_one_line_errors(overrides, message):
 def test_shrink_with_an_inherited_inner_solver(inner):
     """``ws_qaoa``/``cvar_vqe`` extend ``qaoa``/``vqe`` (Hydra defaults list) and run as inner solvers."""
     record = run("problem=mdkp", "solver=shrink", f"solver.inner={inner}", "solver.target_qubits=8",
-                 "+solver.inner_params.maxiter=5", "+solver.inner_params.reps=1", "progress=false")
+                 "+solver.inner_params.maxiter=5", "+solver.inner_params.optimizer=Powell",
+                 "+solver.inner_params.reps=1", "progress=false")
     assert record.status == "ok", record.error
     info = record.solver_info
     assert info["inner"] == inner and info["shrunk_qubits"] == record.qubits == 8
