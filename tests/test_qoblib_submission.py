@@ -17,6 +17,7 @@ checker expects in QOBLIB's CI.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -120,8 +121,8 @@ def test_infeasible_market_splits_are_declared_as_such(submissions, check_submis
     reach): every file is a valid but infeasible solution and the summary says 0 feasible runs."""
     submission = _submission(submissions, "01-marketsplit", "sa")
     (instance,) = [p for p in submission.iterdir() if p.is_dir()]
-    summary = (instance / f"{instance.name}_summary.csv").read_text().splitlines()
-    row = dict(zip(qoblib_export.COLUMNS, next(iter(__import__("csv").reader(summary[1:])))))
+    with open(instance / f"{instance.name}_summary.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
     assert (row["# Runs"], row["# Feasible Runs"], row["# Successful Runs"]) == (str(len(SEEDS)), "0", "0")
     assert row["Time to Solution"] == "N/A"
     assert not (instance / f"{instance.name}_objective_time_series.json").exists()
