@@ -111,6 +111,9 @@ def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--submitter", default="N/A", help="QOBLIB: author name(s)")
     p.add_argument("--affiliation", default="N/A", help="QOBLIB: affiliation(s)")
     p.add_argument("--hardware", default="N/A", help="QOBLIB: hardware the runs used")
+    p.add_argument("--epsilon", type=float, default=0.0,
+                   help="success threshold: relative gap to the reference (default 0: optimal only); "
+                        "also QOBLIB's success threshold")
     p.set_defaults(handler=_cmd_report)
 
 
@@ -136,7 +139,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from qbench import report
 
     return report.main(args.directory, args.out, qoblib=args.qoblib, submitter=args.submitter,
-                       affiliation=args.affiliation, hardware=args.hardware)
+                       affiliation=args.affiliation, hardware=args.hardware, epsilon=args.epsilon)
 
 
 def _add_dashboard_parser(sub: argparse._SubParsersAction) -> None:

@@ -87,6 +87,13 @@ class RunRecord:
     final_coverage: float | None = None
     covers_space: bool | None = None
     energy_approximation_ratio: float | None = None
+    #: ``[seconds since the run started, native objective]`` each time the run's best feasible
+    #: answer improved (strictly), ending with the answer the run returns; empty without a
+    #: feasible answer (:mod:`qbench.incumbents`).
+    incumbents: list[list[float]] = field(default_factory=list)
+    #: Seconds since the run started at which it first held its final best (the last entry of
+    #: ``incumbents``); ``None`` without a feasible answer.
+    time_to_best: float | None = None
     times: dict[str, float] = field(default_factory=dict)
     solver_info: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)

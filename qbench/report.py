@@ -7,6 +7,12 @@ Tables (markdown in ``report.md``, each also as CSV under ``tables/``):
   probability, qubits, QUBO variables, median and mean wall time.
 - ``instances``: the same per instance, with the best objective and the reference.
 - ``qubits``: qubits and QUBO variables against instance size per formulation and method.
+- ``leaderboard``: per problem x instance x method, success and time to solution over the runs
+  (:mod:`qbench.metrics`): runs, feasible and successful runs at the threshold ``epsilon``, the run
+  success probability ``p_s``, the lift over uniform random sampling, TTS99 with its bootstrap
+  95 % interval, QOBLIB's time to solution, the gap before and after repair, the energy
+  approximation ratio, qubits and two-qubit gates; a run whose final sampling covered at least
+  a quarter of the search space is flagged.
 
 Definitions (stated in ``report.md`` too): ``runs`` counts every record (ok, error, timeout);
 ``feasible`` = feasible answers / runs, so a failed run counts as not feasible; ``gap`` is the
@@ -30,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from qbench import plots, store
+from qbench import metrics, plots, store
 
 DEFINITIONS = """\
 `runs`: all records (ok, error, timeout); `ok`/`failed`: by status. `feasible`: feasible
@@ -110,6 +116,110 @@ def instance_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+LEADERBOARD_DEFINITIONS = """\
+`successful@eps`: finished, feasible runs with a relative gap to the reference <= eps; `p_s` =
+successful / runs (every record is a run). `p_opt/shot`: mean probability of sampling an optimum
+in the final distribution. `lift`: mean of p_opt/shot over the same probability for uniform
+random bitstrings. `TTS99`: mean wall time of a run x ln(0.01) / ln(1 - p_s) (one run when
+p_s >= 0.99; inf when p_s = 0), in seconds, with a 95 % percentile-bootstrap interval over runs.
+`to best`: mean over feasible runs of the time the run first held its final best (QOBLIB's time
+to solution). `raw gap`/`gap`: mean gap before/after repair. `E ratio`: mean energy
+approximation ratio. `qubits`, `2q gates`: medians. `covers space`: some run sampled at least
+2^n/4 shots, so its success may owe nothing to the method. Formulas and sources: README, "Metrics".
+"""
+
+_LEADERBOARD_HEADERS = {
+    "problem": "problem", "instance": "instance", "method": "method", "runs": "runs",
+    "feasible_runs": "feasible", "successful_runs": "successful@eps", "p_s": "p_s",
+    "shot_success_probability": "p_opt/shot", "optimal_lift": "lift", "tts99": "TTS99 [95% CI] [s]",
+    "time_to_best_s": "to best [s]", "raw_gap": "raw gap", "gap": "gap",
+    "energy_approximation_ratio": "E ratio", "qubits": "qubits", "two_qubit_gates": "2q gates",
+    "covers_space": "covers space",
+}
+
+
+def leaderboard_table(frame: pd.DataFrame, epsilon: float = 0.0) -> pd.DataFrame:
+    """Per problem x instance x method: success and time to solution (:mod:`qbench.metrics`) and
+    the columns other fields supply (a field no record has gives NaN: shown as '-'). Sorted by
+    TTS99 within an instance (infinite and undefined last)."""
+    columns = ["problem", "instance", "method", "runs", "feasible_runs", "successful_runs", "p_s",
+               "shot_success_probability", "optimal_lift", "tts99_s", "tts99_low_s", "tts99_high_s",
+               "time_to_best_s", "raw_gap", "gap", "energy_approximation_ratio", "qubits",
+               "two_qubit_gates", "covers_space"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = _with_time(frame)
+    rows = []
+    for (problem, instance, method), group in frame.groupby(["problem", "instance", "method"], sort=True):
+        result = metrics.method_metrics(group, epsilon)
+        ok = group[group["status"] == "ok"]
+        feasible = ok[ok["feasible"].fillna(False).astype(bool)]
+        tts = result.tts99
+        rows.append({
+            "problem": problem, "instance": instance, "method": method,
+            "runs": result.runs, "feasible_runs": result.feasible_runs,
+            "successful_runs": np.nan if result.successful_runs is None else result.successful_runs,
+            "p_s": _or_nan(result.run_success_probability),
+            "shot_success_probability": _or_nan(result.shot_success_probability),
+            "optimal_lift": _mean(ok, "optimal_lift"),
+            "tts99_s": np.nan if tts is None else tts.seconds,
+            "tts99_low_s": np.nan if tts is None else tts.low,
+            "tts99_high_s": np.nan if tts is None else tts.high,
+            "time_to_best_s": _or_nan(result.time_to_best),
+            "raw_gap": _mean(ok, "raw_gap"),
+            "gap": _mean(feasible, "gap"),
+            "energy_approximation_ratio": _mean(ok, "energy_approximation_ratio"),
+            "qubits": _median(ok, "qubits"),
+            "two_qubit_gates": _median(ok, "two_qubit_gates"),
+            "covers_space": _any(group, "covers_space"),
+        })
+    table = pd.DataFrame(rows, columns=columns)
+    table["covers_space"] = table["covers_space"].astype("boolean")
+    return table.sort_values(["problem", "instance", "tts99_s", "p_s"], ascending=[True, True, True, False],
+                             na_position="last", ignore_index=True)
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _mean(frame: pd.DataFrame, column: str) -> float:
+    values = pd.to_numeric(frame[column], errors="coerce").dropna() if column in frame else ()
+    return float(np.mean(values)) if len(values) else np.nan
+
+
+def _median(frame: pd.DataFrame, column: str) -> float:
+    values = pd.to_numeric(frame[column], errors="coerce").dropna() if column in frame else ()
+    return float(np.median(values)) if len(values) else np.nan
+
+
+def _any(frame: pd.DataFrame, column: str):
+    """True if some run has ``column`` true, False if all that say have it false, else NA."""
+    values = frame[column].dropna() if column in frame else ()
+    return bool(np.any(values.astype(bool))) if len(values) else pd.NA
+
+
+def leaderboard_markdown(table: pd.DataFrame, epsilon: float) -> str:
+    """The leaderboard as markdown: TTS99 and its interval in one cell."""
+    shown = table.copy()
+    if not shown.empty:
+        shown["tts99"] = [format_tts(*v) for v in zip(shown["tts99_s"], shown["tts99_low_s"], shown["tts99_high_s"])]
+    headers = dict(_LEADERBOARD_HEADERS, successful_runs=f"successful@{epsilon:g}")
+    order = [c for c in headers if c in shown.columns]
+    return markdown(shown[order] if not shown.empty else shown, headers)
+
+
+def format_tts(seconds: float, low: float, high: float) -> str:
+    """``"25.8 [10.1, inf]"``; '-' without a TTS99."""
+    if pd.isna(seconds):
+        return "-"
+    return f"{_seconds(seconds)} [{_seconds(low)}, {_seconds(high)}]"
+
+
+def _seconds(value: float) -> str:
+    return "inf" if np.isinf(value) else f"{float(value):.3g}"
+
+
 def qubits_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Qubits and QUBO variables vs instance size, per problem x formulation x method."""
     ok = frame[frame["status"] == "ok"]
@@ -146,10 +256,12 @@ def format_cell(column: str, value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return "-"
     if column in ("feasible_rate", "raw_feasible_rate", "gap_mean", "raw_gap_mean", "gap_median",
-                  "success_probability"):
+                  "success_probability", "p_s", "shot_success_probability", "raw_gap", "gap"):
         return f"{100 * float(value):.1f}%"
     if column == "success_uniform":
         return f"{100 * float(value):.2g}%"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
     if column.startswith("time"):
         return f"{float(value):.3g}"
     if isinstance(value, (float, np.floating)):
@@ -157,12 +269,12 @@ def format_cell(column: str, value) -> str:
     return str(value)
 
 
-def write(frame: pd.DataFrame, out: Path) -> tuple[dict[str, Path], list[Path]]:
+def write(frame: pd.DataFrame, out: Path, epsilon: float = 0.0) -> tuple[dict[str, Path], list[Path]]:
     """Write ``report.md``, the CSV tables and the figures under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(exist_ok=True)
     tables = {"summary": summary_table(frame), "instances": instance_table(frame),
-              "qubits": qubits_table(frame)}
+              "qubits": qubits_table(frame), "leaderboard": leaderboard_table(frame, epsilon)}
     csvs = {}
     for name, table in tables.items():
         csvs[name] = out / "tables" / f"{name}.csv"
@@ -175,6 +287,8 @@ def write(frame: pd.DataFrame, out: Path) -> tuple[dict[str, Path], list[Path]]:
         f"{len(frame)} runs: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "error", "timeout"))
         + "\n",
         "## Per problem and method\n", markdown(tables["summary"], _SUMMARY_HEADERS), DEFINITIONS,
+        f"## Leaderboard: success and time to solution (epsilon = {epsilon:g})\n",
+        leaderboard_markdown(tables["leaderboard"], epsilon), LEADERBOARD_DEFINITIONS,
         "## Per instance\n", markdown(tables["instances"]),
         "## Qubits vs instance size\n", markdown(tables["qubits"]),
         "## Figures\n", *[f"![{p.stem}](figures/{p.name})\n" for p in figures],
@@ -184,20 +298,26 @@ def write(frame: pd.DataFrame, out: Path) -> tuple[dict[str, Path], list[Path]]:
 
 
 def main(directory: str, out: str | None = None, qoblib: bool = False, submitter: str = "N/A",
-         affiliation: str = "N/A", hardware: str = "N/A") -> int:
+         affiliation: str = "N/A", hardware: str = "N/A", epsilon: float = 0.0) -> int:
+    from qbench.errors import QbenchError
+
+    if not epsilon >= 0:  # also refuses NaN
+        raise QbenchError(f"--epsilon: must be a relative gap >= 0 (0 = optimal only), got {epsilon}")
     frame, store_path = store.collect(directory)
     out_dir = Path(out) if out else Path(directory) / "report"
-    csvs, figures = write(frame, out_dir)
+    csvs, figures = write(frame, out_dir, epsilon)
     print(store.describe(frame, store_path))
     print()
     print(markdown(summary_table(frame), _SUMMARY_HEADERS))
+    print(leaderboard_markdown(leaderboard_table(frame, epsilon), epsilon))
     print(f"report  {out_dir / 'report.md'}")
     print(f"tables  {', '.join(str(p) for p in csvs.values())}")
     print(f"figures {len(figures)}: {', '.join(p.name for p in figures) or '-'}")
     if qoblib:
         from qbench import qoblib_export
 
-        written = qoblib_export.export(frame, out_dir / "qoblib", submitter=submitter,
-                                       affiliation=affiliation, hardware=hardware)
-        print(f"qoblib  {len(written)} instance directories under {out_dir / 'qoblib'}")
+        exported = qoblib_export.export(frame, out_dir / "qoblib", submitter=submitter,
+                                        affiliation=affiliation, hardware=hardware, epsilon=epsilon)
+        print(f"qoblib  {len(exported.written)} instance directories under {out_dir / 'qoblib'}"
+              + (f" (not QOBLIB instances, left out: {', '.join(exported.skipped)})" if exported.skipped else ""))
     return 0

@@ -21,6 +21,7 @@ import numpy as np
 from qbench import baseline, registry, secrets
 from qbench.alternatives import with_alternatives
 from qbench.errors import QbenchError, QubitCapacityError
+from qbench.incumbents import history
 from qbench.params import to_plain
 from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
 from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
@@ -60,7 +61,7 @@ def execute(cfg: Mapping[str, Any]) -> RunRecord:
     try:
         settings = run_settings(config)
         secrets.check_config(config)
-        _run(config, record, times, settings.reference)
+        _run(config, record, times, settings.reference, started)
     except QbenchError as exc:
         record.status, record.error = "error", secrets.redact(str(exc))
     except Exception as exc:  # a bug: keep everything needed to find it
@@ -74,7 +75,7 @@ def execute(cfg: Mapping[str, Any]) -> RunRecord:
 
 
 def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float],
-         reference: ReferenceSettings) -> None:
+         reference: ReferenceSettings, started: float) -> None:
     record.repair = repair_setting(config)
     with _timed(times, "build"):
         formulation = registry.build_component(config["formulation"], "formulation")
@@ -100,6 +101,7 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float],
         progress=bool(config.get("progress", False)),
         backend_factory=(lambda: registry.build_component(backend_cfg, "backend")) if backend_cfg else None,
     )
+    solve_started = time.perf_counter() - started
     with _timed(times, "solve"):
         try:
             result: SolverResult = solver.solve(ctx)
@@ -128,11 +130,13 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float],
             record_baseline(record, problem, result.final_sampling)
     if result.x is None:
         record.feasible = False
-        return
-    with _timed(times, "repair"):
-        answer = repair_answer(problem, result.x, record.repair)
-    with _timed(times, "evaluate"):
-        record_evaluation(record, problem, answer)
+    else:
+        with _timed(times, "repair"):
+            answer = repair_answer(problem, result.x, record.repair)
+        with _timed(times, "evaluate"):
+            record_evaluation(record, problem, answer)
+    record_history(record, problem, [(solve_started + t, x) for t, x in result.incumbents],
+                   time.perf_counter() - started)
 
 
 def with_proven_reference(problem: Problem, settings: ReferenceSettings) -> Problem:
@@ -175,6 +179,15 @@ def record_baseline(record: RunRecord, problem: Problem, sampling: FinalSampling
     comparison = baseline.compare(problem, sampling, record.seed)
     for name, value in dataclasses.asdict(comparison).items():
         setattr(record, name, value)
+
+
+def record_history(record: RunRecord, problem: Problem, found: list[tuple[float, np.ndarray]],
+                   now: float) -> None:
+    """Fill ``incumbents`` and ``time_to_best``: the solver's improved answers ``found`` (seconds
+    since the run started) and the record's final answer, held from ``now``."""
+    final = (now, record.objective) if record.feasible and record.objective is not None else None
+    run = history(problem, found, final)
+    record.incumbents, record.time_to_best = run.as_lists(), run.time_to_best
 
 
 def _qubo_size(ctx: SolveContext) -> int | None:

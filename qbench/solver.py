@@ -48,7 +48,10 @@ class SolverResult:
     method-specific facts for the record (traces, probabilities, circuit metrics); ``timings``:
     seconds per phase, merged into the record's time breakdown; ``final_sampling``: the sampled
     distribution the answer came from, ``None`` when the answer was not drawn from one (exact,
-    MIP, a single deterministic decode).
+    MIP, a single deterministic decode); ``incumbents``: for solvers that keep an incumbent (SCIP,
+    the Lagrangian dual), ``(seconds since solve() was called, decision vector)`` each time it
+    improved, in order. The runner evaluates them natively and adds the final answer, so a
+    solver without a history leaves this empty.
     """
 
     x: np.ndarray | None
@@ -58,6 +61,7 @@ class SolverResult:
     info: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     final_sampling: FinalSampling | None = None
+    incumbents: list[tuple[float, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass

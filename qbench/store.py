@@ -35,14 +35,15 @@ COLUMNS = [
     "repair", "raw_objective", "raw_gap", "raw_feasible", "raw_violation", "dual_bound", "qubits",
     "qubo_variables", "variables", "constraints", "success_probability", "feasible_probability",
     "p_optimal_uniform", "p_feasible_uniform", "uniform_method", "uniform_stderr", "optimal_lift",
-    "feasible_lift", "final_coverage", "covers_space", "energy_approximation_ratio", "sense",
-    "solution", "trace", "created", "git_revision", "record_path",
+    "feasible_lift", "final_coverage", "covers_space", "energy_approximation_ratio",
+    "two_qubit_gates", "time_to_best", "incumbents", "sense", "solution", "trace", "created",
+    "git_revision", "record_path",
 ]
 _NUMERIC = ["seed", "objective", "reference", "gap", "approximation_ratio", "violation",
             "raw_objective", "raw_gap", "raw_violation", "dual_bound", "qubits", "qubo_variables",
             "variables", "constraints", "success_probability", "feasible_probability",
             "p_optimal_uniform", "p_feasible_uniform", "uniform_stderr", "optimal_lift", "feasible_lift",
-            "final_coverage", "energy_approximation_ratio"]
+            "final_coverage", "energy_approximation_ratio", "two_qubit_gates", "time_to_best"]
 
 
 def record_paths(directory: str | Path) -> list[Path]:
@@ -80,6 +81,7 @@ def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
         experiment=None if experiment is None else str(experiment),
         success_probability=info.get("optimal_probability"),
         feasible_probability=info.get("feasible_probability"),
+        two_qubit_gates=info.get("two_qubit_gates"),
         # Numbers only: some solvers trace richer entries (the Lagrangian dual: one dict per iteration).
         trace=[float(v) for v in trace if isinstance(v, (int, float))] if isinstance(trace, list) else None,
         record_path=str(path) if path else None,
@@ -107,7 +109,7 @@ def to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     frame["covers_space"] = frame["covers_space"].astype("boolean")
     frame["raw_feasible"] = frame["raw_feasible"].astype("boolean")
     frame["method"] = method_labels(frame)
-    times = sorted(c for c in frame.columns if c.startswith("time_"))
+    times = sorted(c for c in frame.columns if c.startswith("time_") and c not in COLUMNS)
     rest = [c for c in frame.columns if c not in COLUMNS and c not in times]
     return frame[COLUMNS + times + rest]
 

@@ -19,6 +19,7 @@ heuristic), or the repaired last iterate.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -91,6 +92,7 @@ class LagrangianSolver(Solver):
     def solve(self, ctx: SolveContext) -> SolverResult:
         from tqdm.auto import tqdm
 
+        called = time.perf_counter()
         p = self.params
         problem = ctx.problem
         inner = InnerRuns(ctx, build_inner_solver(p.inner, p.inner_params, {"maxiter": p.inner_maxiter}))
@@ -124,6 +126,7 @@ class LagrangianSolver(Solver):
         estimate = -np.inf  # the same over all iterations (an estimate unless all are proven)
         all_proven = True
         best: tuple[float, np.ndarray, str] | None = None  # (native objective, x, source)
+        incumbents: list[tuple[float, np.ndarray]] = []  # (seconds, x) each time best improved
         trace: list[dict[str, Any]] = []
         u = method.start.copy()
         x = None
@@ -154,6 +157,7 @@ class LagrangianSolver(Solver):
                 objective = problem.evaluate(cand).objective
                 if best is None or _better(objective, best[0], sense):
                     best = (objective, np.asarray(cand, dtype=np.int8), source)
+                    incumbents.append((time.perf_counter() - called, best[1]))
             target = None if best is None else model.sign * best[0]
             trace.append({
                 "iteration": k,
@@ -186,6 +190,7 @@ class LagrangianSolver(Solver):
             if repaired:
                 cand, source = repaired[0]
                 best = (problem.evaluate(cand).objective, cand, source)
+                incumbents.append((time.perf_counter() - called, cand))
         answer, source = (best[1], best[2]) if best is not None else (x, "last iterate (no repair)")
         bound = model.sign * best_dual if all_proven and np.isfinite(best_dual) else None
         if bound is not None and problem.objective_is_integral():
@@ -218,6 +223,7 @@ class LagrangianSolver(Solver):
                 "trace": trace,
             },
             timings=inner.timings(),
+            incumbents=incumbents,
         )
 
 

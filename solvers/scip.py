@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,12 +51,16 @@ class MipSolution:
     gap: float | None
     nodes: int
     seconds: float
+    #: ``(seconds since solve_mip was called, decision vector)`` of every new best solution SCIP
+    #: found, in order (SCIP's BESTSOLFOUND events).
+    incumbents: list[tuple[float, np.ndarray]] = field(default_factory=list)
 
 
 def solve_mip(problem: Problem, params: ScipParams, seed: int = 0) -> MipSolution:
     """Build ``problem``'s MIP, solve it with SCIP under ``params``, and read the result."""
     from pyscipopt import Model
 
+    called = time.perf_counter()
     model = Model(f"{problem.kind}_{problem.name}")
     if not params.verbose:
         model.hideOutput()
@@ -65,6 +69,8 @@ def solve_mip(problem: Problem, params: ScipParams, seed: int = 0) -> MipSolutio
     model.setParam("parallel/maxnthreads", params.threads)
     model.setParam("randomization/randomseedshift", seed)
     extract = problem.build_mip(model)
+    recorder = _incumbent_recorder(extract, called)
+    model.includeEventhdlr(recorder, "qbench_incumbents", "records every new best solution")
     start = time.perf_counter()
     model.optimize()
     seconds = time.perf_counter() - start
@@ -84,7 +90,43 @@ def solve_mip(problem: Problem, params: ScipParams, seed: int = 0) -> MipSolutio
         gap=_finite(model.getGap()) if has_solution else None,
         nodes=int(model.getNNodes()),
         seconds=seconds,
+        incumbents=recorder.found,
     )
+
+
+class _SolutionView:
+    """A problem's MIP extractor reads values with ``m.getVal(var)`` (the best solution); this
+    view answers the same call from one given solution, so every incumbent decodes with the
+    problem's own extractor."""
+
+    def __init__(self, model, solution) -> None:
+        self.model, self.solution = model, solution
+
+    def getVal(self, var):  # noqa: N802 - the name the extractors call
+        return self.model.getSolVal(self.solution, var)
+
+
+def _incumbent_recorder(extract, origin: float):
+    """A SCIP event handler on BESTSOLFOUND keeping ``(seconds since origin, decision vector)`` of
+    each new best solution in its ``found`` list (pyscipopt is imported only when SCIP runs)."""
+    from pyscipopt import SCIP_EVENTTYPE, Eventhdlr
+
+    class IncumbentRecorder(Eventhdlr):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[tuple[float, np.ndarray]] = []
+
+        def eventinit(self):
+            self.model.catchEvent(SCIP_EVENTTYPE.BESTSOLFOUND, self)
+
+        def eventexit(self):
+            self.model.dropEvent(SCIP_EVENTTYPE.BESTSOLFOUND, self)
+
+        def eventexec(self, event):
+            seconds = time.perf_counter() - origin
+            self.found.append((seconds, extract(_SolutionView(self.model, self.model.getBestSol()))))
+
+    return IncumbentRecorder()
 
 
 def _finite(value: float) -> float | None:
@@ -106,4 +148,5 @@ class ScipSolver(Solver):
             dual_bound=result.dual,
             info={"primal_bound": result.primal, "mip_gap": result.gap, "nodes": result.nodes},
             timings={"scip": result.seconds},
+            incumbents=result.incumbents,
         )

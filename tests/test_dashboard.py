@@ -8,6 +8,7 @@ RunRecord objects), never from the code under test.
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
 import statistics
 import subprocess
@@ -355,3 +356,40 @@ def test_invalid_records_are_named_and_left_out_of_every_view(records, tmp_path,
         assert f"{path}: {BAD_FIELDS[kind][2]}" in listed, kind
     assert any(": 1 records" in c.value for c in at.caption)
     assert _leaderboard(at)["runs"].tolist() == [1]
+
+
+# --- success and time to solution ----------------------------------------------------------------
+def _success_board(at: AppTest) -> pd.DataFrame:
+    boards = [d.value for d in at.dataframe if "tts99_s" in d.value.columns]
+    assert len(boards) == 1
+    return boards[0]
+
+
+def _expected_success(records: list[RunRecord], problem: str, solver: str, formulation: str,
+                      epsilon: float) -> dict:
+    """Success and TTS99 of one problem x instance x method, straight from the records."""
+    runs = [r for r in records if r.problem == problem and r.solver == solver and r.formulation == formulation
+            and r.status == "ok"]
+    assert len({r.instance for r in runs}) == 1
+    wins = sum(bool(r.feasible) and r.gap is not None and r.gap <= epsilon + 1e-9 for r in runs)
+    p = wins / len(runs)
+    t = statistics.fmean(r.times["total"] for r in runs)
+    tts = t if p >= 0.99 else math.inf if p == 0 else t * math.log(0.01) / math.log(1 - p)
+    return {"instance": runs[0].instance, "runs": len(runs), "successful_runs": wins, "p_s": p, "tts99_s": tts}
+
+
+def test_success_leaderboard_follows_the_records_and_epsilon(results, records, monkeypatch):
+    at = _app(results[0], monkeypatch)
+    at.multiselect(key="filter_problem").set_value(["mdkp"]).run()
+    for epsilon in (0.0, 0.5):
+        at.number_input(key="leaderboard_epsilon").set_value(epsilon).run()
+        board = _success_board(at)
+        for solver, formulation, method in (("sa", "penalty", "sa / penalty"), ("lagrangian", "penalty", "lagrangian"),
+                                            ("qaoa", "penalty", "qaoa")):
+            expected = _expected_success(records, "mdkp", solver, formulation, epsilon)
+            rows = board[(board["method"] == method) & (board["instance"] == expected.pop("instance"))]
+            assert len(rows) == 1, (method, board[["instance", "method"]])
+            for name, value in expected.items():
+                assert rows.iloc[0][name] == pytest.approx(value, rel=1e-9), (method, name, epsilon)
+            assert rows.iloc[0]["tts99_low_s"] <= rows.iloc[0]["tts99_s"] <= rows.iloc[0]["tts99_high_s"]
+    assert [b.proto.label for b in at.get("download_button")] == ["Download CSV", "Download CSV"]

@@ -16,6 +16,7 @@ import time
 from itertools import product
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.helpers import repo_root
@@ -91,6 +92,22 @@ def test_smoke_experiment_end_to_end_then_nothing_left_to_run(tmp_path):
     assert f"{n} runs, 0 done, {n} to run" in out.stdout
     assert f"{n} ok, 0 error, 0 timeout, 0 missing of {n} runs" in out.stdout
     assert elapsed < 120
+    # Every feasible run's incumbent history ends at its answer, within the run's time.
+    for r in found:
+        if r["feasible"]:
+            assert r["incumbents"][-1][1] == r["objective"]
+            assert r["time_to_best"] == r["incumbents"][-1][0] <= r["times"]["total"]
+
+    # The report's leaderboard: TTS99 with its interval for every instance x method.
+    report = subprocess.run([sys.executable, "-m", "qbench", "report", str(root)], capture_output=True,
+                            text=True, env=env(), cwd=repo_root(), timeout=300)
+    assert report.returncode == 0, report.stderr
+    board = pd.read_csv(root / "report" / "tables" / "leaderboard.csv")
+    assert len(board) == len({(r["instance"], r["solver"]) for r in found})
+    assert board["tts99_s"].notna().all() and (board["tts99_low_s"] <= board["tts99_high_s"]).all()
+    exact = board[board["method"].isin(["scip", "exact"])]  # one run each, always optimal: TTS99 = t
+    assert (exact["p_s"] == 1).all() and (exact["tts99_s"] == exact["tts99_low_s"]).all()
+    assert "TTS99 [95% CI] [s]" in (root / "report" / "report.md").read_text()
 
     mtimes = {p: p.stat().st_mtime for p in root.rglob("record.json")}
     again = sweep("experiment=smoke", f"output_root={root}")

@@ -1,8 +1,9 @@
-"""Leaderboard: per problem x method the report's summary numbers, sortable, exportable as CSV.
+"""Leaderboard: per problem x method the report's summary numbers, and per problem x instance x
+method success and time to solution; sortable, exportable as CSV.
 
-The numbers are :func:`qbench.report.summary_table` (the table ``python -m qbench report``
-prints), so the dashboard and the paper's tables can never disagree; this module only chooses
-how the columns look.
+The numbers are :func:`qbench.report.summary_table` and :func:`qbench.report.leaderboard_table`
+(the tables ``python -m qbench report`` prints), so the dashboard and the paper's tables can
+never disagree; this module only chooses how the columns look.
 """
 
 from __future__ import annotations
@@ -50,6 +51,36 @@ def column_config() -> dict:
     return config
 
 
+def success_column_config(epsilon: float) -> dict:
+    number = st.column_config.NumberColumn
+    return {
+        "problem": st.column_config.TextColumn("problem"),
+        "instance": st.column_config.TextColumn("instance"),
+        "method": st.column_config.TextColumn("method", help="solver, with its settings that vary here"),
+        "runs": number("runs", help="all records (ok, error, timeout)"),
+        "feasible_runs": number("feasible", help="finished runs with a feasible answer"),
+        "successful_runs": number(f"successful@{epsilon:g}",
+                                  help="feasible runs with a relative gap to the reference <= epsilon"),
+        "p_s": number("p_s", help="successful runs / runs", format="percent"),
+        "shot_success_probability": number("p_opt/shot", format="percent",
+                                           help="mean probability of sampling an optimum in the final distribution"),
+        "optimal_lift": number("lift", format="%.3g", help="p_opt/shot over uniform random sampling's"),
+        "tts99_s": number("TTS99 [s]", format="%.3g",
+                          help="mean run time x ln(0.01)/ln(1 - p_s): time to succeed with 99% confidence"),
+        "tts99_low_s": number("TTS99 low", format="%.3g", help="95% percentile-bootstrap interval over runs"),
+        "tts99_high_s": number("TTS99 high", format="%.3g", help="95% percentile-bootstrap interval over runs"),
+        "time_to_best_s": number("to best [s]", format="%.3g",
+                                 help="mean time a feasible run first held its final best (QOBLIB's time to solution)"),
+        "raw_gap": number("raw gap", format="percent", help="mean gap before repair"),
+        "gap": number("gap", format="percent", help="mean gap of feasible answers (after repair)"),
+        "energy_approximation_ratio": number("E ratio", format="%.3g", help="mean energy approximation ratio"),
+        "qubits": number("qubits", help="median"),
+        "two_qubit_gates": number("2q gates", help="median two-qubit gates of the transpiled circuit"),
+        "covers_space": st.column_config.CheckboxColumn(
+            "covers space", help="some run sampled at least 2^n/4 shots: success may owe nothing to the method"),
+    }
+
+
 def render(frame: pd.DataFrame) -> None:
     board = table(frame)
     st.caption("Per problem and method over the filtered runs; click a column header to sort. "
@@ -59,3 +90,14 @@ def render(frame: pd.DataFrame) -> None:
                      key="leaderboard_table")
     st.download_button("Download CSV", board.to_csv(index=False), file_name="leaderboard.csv",
                        mime="text/csv", key="leaderboard_csv")
+
+    st.subheader("Success and time to solution, per instance")
+    epsilon = st.number_input("success threshold epsilon (relative gap to the reference)", min_value=0.0,
+                              value=0.0, step=0.01, format="%.4g", key="leaderboard_epsilon")
+    success = report.leaderboard_table(frame, epsilon)
+    st.caption(report.LEADERBOARD_DEFINITIONS.replace("\n", " "))
+    with st.container(key="success"):
+        st.dataframe(success, hide_index=True, column_config=success_column_config(epsilon), placeholder="-",
+                     key="success_table")
+    st.download_button("Download CSV", success.to_csv(index=False), file_name="success.csv",
+                       mime="text/csv", key="success_csv")
