@@ -31,7 +31,7 @@ from qiskit_optimization import QuadraticProgram
 from problems import tsplib
 from problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
 from problems.tsp_edges import (
-    EdgeLayout, Subtours, TspEdges, add_edge_model, closed_tour_length, distances_are_integral,
+    CityDistances, EdgeLayout, Subtours, TspEdges, add_edge_model, closed_tour_length,
 )
 from qbench.instances import ManifestEntry
 from qbench.params import check
@@ -39,7 +39,7 @@ from qbench.problem import Evaluation, ProblemFamily, Reference
 
 
 @dataclass(frozen=True, eq=False)
-class Tsp(AssignmentProblem):
+class Tsp(CityDistances, AssignmentProblem):
     """minimise the length of a closed tour visiting every city once (distances symmetric)."""
 
     name: str
@@ -54,15 +54,6 @@ class Tsp(AssignmentProblem):
     sense = "min"
     #: Which TSP model the decision vector belongs to (``problem.model`` in the config).
     model = "position"
-
-    def __post_init__(self) -> None:
-        n = self.distances.shape[0]
-        if self.distances.shape != (n, n) or n < 3:
-            raise ValueError(f"distances must be square with >= 3 cities, got {self.distances.shape}")
-
-    @property
-    def n(self) -> int:
-        return int(self.distances.shape[0])
 
     @cached_property
     def layout(self) -> AssignmentLayout:
@@ -79,9 +70,6 @@ class Tsp(AssignmentProblem):
     def _objective_form(self) -> tuple[float, np.ndarray, np.ndarray]:
         """The QP objective as ``(constant, linear, upper)``, built once (n^2 x n^2)."""
         return self.layout.quadratic_form(self.distances, self._cycle)
-
-    def objective_is_integral(self) -> bool:
-        return distances_are_integral(self.distances)
 
     def describe(self) -> str:
         fixed = ", city 0 fixed at step 0" if self.fix_first_city else ""

@@ -48,10 +48,24 @@ Subtours = Literal["nonredundant", "all"]
 MAX_SUBTOUR_ROWS = 2000
 
 
-def distances_are_integral(distances: np.ndarray) -> bool:
-    """A tour's length is integral when every distance is (TSPLIB's rounded distances), in both
-    models; read from the data, not from the model (the edge model can be too large to write)."""
-    return bool(np.all(np.mod(distances, 1) == 0))
+class CityDistances:
+    """What both TSP models share: the distance matrix of n >= 3 cities, checked on creation."""
+
+    distances: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = self.distances.shape[0]
+        if self.distances.shape != (n, n) or n < 3:
+            raise ValueError(f"distances must be square with >= 3 cities, got {self.distances.shape}")
+
+    @property
+    def n(self) -> int:
+        return int(self.distances.shape[0])
+
+    def objective_is_integral(self) -> bool:
+        """A tour's length is integral when every distance is (TSPLIB's rounded distances); read
+        from the data, not from the model (the edge model can be too large to write out)."""
+        return bool(np.all(np.mod(self.distances, 1) == 0))
 
 
 def closed_tour_length(distances: np.ndarray, tour: np.ndarray) -> float:
@@ -196,7 +210,7 @@ class EdgeLayout:
 
 
 @dataclass(frozen=True, eq=False)
-class TspEdges(Problem):
+class TspEdges(CityDistances, Problem):
     """minimise the length of a closed tour visiting every city once, over edge variables.
 
     :meth:`forbids_tie` keeps the default (no rule): any two edges lie on a common tour, so
@@ -214,18 +228,6 @@ class TspEdges(Problem):
     sense = "min"
     #: Which TSP model the decision vector belongs to (``problem.model`` in the config).
     model = "edge"
-
-    def objective_is_integral(self) -> bool:
-        return distances_are_integral(self.distances)
-
-    def __post_init__(self) -> None:
-        n = self.distances.shape[0]
-        if self.distances.shape != (n, n) or n < 3:
-            raise ValueError(f"distances must be square with >= 3 cities, got {self.distances.shape}")
-
-    @property
-    def n(self) -> int:
-        return int(self.distances.shape[0])
 
     @cached_property
     def layout(self) -> EdgeLayout:
