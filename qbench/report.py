@@ -260,6 +260,10 @@ def format_cell(column: str, value) -> str:
         return f"{100 * float(value):.1f}%"
     if column == "success_uniform":
         return f"{100 * float(value):.2g}%"
+    if column == "optimal_lift":
+        return f"{float(value):.3g}x"
+    if column == "energy_approximation_ratio":
+        return f"{float(value):.3f}"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if column.startswith("time"):

@@ -203,7 +203,7 @@ def test_leaderboard_shows_tts99_with_its_interval(tmp_path, capsys):
     assert (q["optimal_lift"], q["raw_gap"], q["energy_approximation_ratio"]) == (5.0, 0.5, 0.9)
     assert (q["two_qubit_gates"], q["qubits"], q["shot_success_probability"]) == (110, 60, 0.25)
     assert bool(q["covers_space"]) is True  # one run sampled a quarter of the space: flagged
-    assert "| mdkp | hp1 | qaoa | 2 | 2 | 2 | 100.0% | 25.0% | 5 | 5 [5, 5] |" in printed
+    assert "| mdkp | hp1 | qaoa | 2 | 2 | 2 | 100.0% | 25.0% | 5x | 5 [5, 5] |" in printed
     # The fields other branches add land in the Parquet store.
     stored = store.read(tmp_path / "store" / "records.parquet").set_index("key")
     assert stored.loc["q1", "covers_space"] and stored.loc["q0", "optimal_lift"] == 4.0
