@@ -10,7 +10,7 @@ from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 
 from qbench.ansatz import qaoa_layout
 from qbench.backends.statevector import StatevectorBackend
-from qbench.backends.sv_gates import GateSequence
+from qbench.backends.sv_gates import GateSequence, evolve
 from qbench.qubo import Qubo
 from qbench.variational import DiagonalCost
 
@@ -30,18 +30,28 @@ def test_every_one_parameter_gate_has_its_matrix_as_a_trigonometric_form(name):
         np.testing.assert_allclose(sequence.matrices(x[None, :])[0][0], expected, atol=1e-12)
 
 
-def test_multi_parameter_and_non_affine_gates_are_bound_row_by_row():
+def test_u_has_a_trigonometric_form_in_its_three_angles():
     a, b = Parameter("a"), Parameter("b")
     circuit = QuantumCircuit(1)
-    circuit.u(a, b, 0.3, 0)
+    circuit.u(a, 0.3, 2 * b - a, 0)
+    sequence = GateSequence(circuit)
+    assert sequence.steps[0].trigonometric and sequence.steps[0].coefficients.shape == (125, 2, 2)
+    rows = np.random.default_rng(1).uniform(-7, 7, (5, 2))
+    for x, matrix in zip(rows, sequence.matrices(rows)[0]):
+        bound = circuit.assign_parameters(dict(zip(circuit.parameters, x)))
+        np.testing.assert_allclose(matrix, Operator(bound.data[0].operation).data, atol=1e-12)
+
+
+def test_non_affine_angles_are_bound_row_by_row():
+    a = Parameter("a")
+    circuit = QuantumCircuit(1)
     circuit.rx(a * a, 0)
     sequence = GateSequence(circuit)
-    assert not sequence.differentiable and not any(step.trigonometric for step in sequence.steps)
-    rows = np.array([[0.2, 1.1], [-0.7, 2.5]])
-    for x, u, rx in zip(rows, *sequence.matrices(rows)):
+    assert not sequence.differentiable and not sequence.steps[0].trigonometric
+    rows = np.array([[0.2], [-0.7]])
+    for x, matrix in zip(rows, sequence.matrices(rows)[0]):
         bound = circuit.assign_parameters(dict(zip(circuit.parameters, x)))
-        np.testing.assert_allclose(u, Operator(bound.data[0].operation).data, atol=1e-12)
-        np.testing.assert_allclose(rx, Operator(bound.data[1].operation).data, atol=1e-12)
+        np.testing.assert_allclose(matrix, Operator(bound.data[0].operation).data, atol=1e-12)
 
 
 def mixed_circuit():
@@ -105,11 +115,26 @@ def test_adjoint_gradient_equals_finite_differences():
     np.testing.assert_allclose(gradient, numeric, atol=1e-7)
 
 
-def test_no_adjoint_gradient_without_trigonometric_forms_or_for_qaoa_layouts():
+def test_adjoint_gradient_of_a_circuit_with_u_gates_equals_finite_differences():
+    circuit = mixed_circuit()
     engine = StatevectorBackend()
-    circuit = mixed_circuit()  # has a u gate with two free angles
-    x = np.zeros(circuit.num_parameters)
-    assert engine.gradient(engine.prepare(circuit), OBSERVABLES, np.ones(3), x) is None
+    prepared = engine.prepare(circuit)
+    x = np.random.default_rng(5).uniform(-np.pi, np.pi, circuit.num_parameters)
+    weights = np.array([1.0, -0.5, 0.25])
+    gradient = engine.gradient(prepared, OBSERVABLES, weights, x)
+    step, eye = 1e-6, np.eye(circuit.num_parameters)
+    shifted = engine.estimate(prepared, OBSERVABLES, np.vstack([x + step * eye, x - step * eye]))
+    numeric = (shifted[: len(x)] - shifted[len(x):]) @ weights / (2 * step)
+    np.testing.assert_allclose(gradient, numeric, atol=1e-7)
+
+
+def test_no_adjoint_gradient_for_non_affine_angles_or_qaoa_layouts():
+    engine = StatevectorBackend()
+    a = Parameter("a")
+    circuit = QuantumCircuit(2)
+    circuit.rx(a * a, 0)
+    circuit.cx(0, 1)
+    assert engine.gradient(engine.prepare(circuit), [SparsePauliOp("ZZ")], np.ones(1), np.zeros(1)) is None
     qubo = Qubo(np.array([1.0, -2.0, 0.5]), np.triu(np.ones((3, 3)), 1), 0.0)
     layout = qaoa_layout(DiagonalCost(qubo).circuit_hamiltonian, 1)
     prepared = engine.prepare(layout.circuit, structure=layout)
@@ -126,3 +151,19 @@ def test_batched_sampling_draws_what_row_by_row_sampling_draws():
     for samples, row in zip(together, rows):
         (alone,) = single.sample(prepared, row[None, :], 300)
         np.testing.assert_array_equal(samples.bits, alone.bits)
+
+
+def test_rows_differing_only_in_final_rotations_share_the_evolved_prefix():
+    # Magic rounding's circuits: one bound ansatz, then per-row basis rotations (u gates).
+    angles = ParameterVector("b", 9)
+    circuit = QuantumCircuit(3)
+    circuit.h(range(3))
+    circuit.rzz(0.7, 0, 2)
+    circuit.cx(2, 1)
+    circuit.ry(0.4, 1)
+    for q in range(3):
+        circuit.u(angles[3 * q], angles[3 * q + 1], angles[3 * q + 2], q)
+    rows = np.random.default_rng(6).uniform(0, np.pi, (5, 9))
+    states = evolve(GateSequence(circuit), rows)
+    for state, x in zip(states, rows):
+        np.testing.assert_allclose(state, Statevector(circuit.assign_parameters(x)).data, atol=1e-12)

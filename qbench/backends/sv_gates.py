@@ -6,15 +6,15 @@ cost about 15 ms per parameter set for PCE's 7-qubit brickwork (210 rotations), 
 parameter-shift gradient evaluates 420 sets: that loop was nearly all of a PCE run's time.
 A :class:`GateSequence` compiles each gate once:
 
-* its angle as an affine function of the circuit's parameter vector (from the expression's
+* each angle as an affine function of the circuit's parameter vector (from the expression's
   gradient, which Qiskit gives exactly for linear expressions; other expressions are bound
   row by row);
-* its matrix as a trigonometric form in that angle, ``M(t) = sum_k C_k f_k(t)`` with
-  ``f = (1, cos t/2, sin t/2, cos t, sin t)``, fitted from the gate's own ``to_matrix`` at five
-  angles and checked at two more. Every one-parameter gate of the engine's basis (``rx``,
-  ``ry``, ``rz``, ``p``, ``rzz``, ``rxx``, ``ryy``, ``rzx``, ``cp``, ``crx``, ``cry``,
-  ``crz``) has this form; a gate that fails the check, or has several free parameters, is
-  built row by row by Qiskit.
+* its matrix as a trigonometric form in its angles: with ``f(t) = (1, cos t/2, sin t/2, cos t,
+  sin t)``, ``M = sum_m C_m F_m`` over the products ``F`` of one ``f`` entry per angle, fitted
+  from the gate's own ``to_matrix`` on a grid of five angles each and checked at two more
+  points. Every parametrised gate of the engine's basis has this form (``rx``, ``ry``, ``rz``,
+  ``p``, ``rzz``, ``rxx``, ``ryy``, ``rzx``, ``cp``, ``crx``, ``cry``, ``crz``; ``u`` with its
+  three angles, 125 terms); a gate that fails the check is built row by row by Qiskit.
 
 Then all the gates' matrices for all parameter sets are a few array operations.
 :func:`evolve` applies them to a batch of small states at once with numpy; the engine applies
@@ -26,17 +26,20 @@ in about three evaluations' time, where parameter shift takes two evaluations pe
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Gate, ParameterExpression
 
-#: Angles at which a gate's trigonometric form is fitted, and two at which it is checked.
-_FIT_ANGLES = np.array([0.3, 1.1, 2.3, 3.7, 5.3])
+#: Angles at which a gate's trigonometric form is fitted (in each of its angles): five equally
+#: spaced over the forms' period 4 pi, where the five functions are orthogonal (a well
+#: conditioned fit, also on the 125-point grid of a three-angle gate); two points to check it.
+_FIT_ANGLES = 0.3 + 4 * np.pi * np.arange(5) / 5
 _CHECK_ANGLES = (7.7, 10.1)
 
-#: Fitted forms per gate kind (name, size, control state): ``None`` where the form does not hold.
+#: Fitted forms per gate kind (name, size, control state, angles): ``None`` where none holds.
 _FORMS: dict[tuple, np.ndarray | None] = {}
 
 
@@ -52,10 +55,19 @@ def _trig_slope(angles) -> np.ndarray:
     return np.stack([np.zeros_like(t), -np.sin(t / 2) / 2, np.cos(t / 2) / 2, -np.sin(t), np.cos(t)], axis=-1)
 
 
+def _product(factors: np.ndarray) -> np.ndarray:
+    """``(..., k, 5) -> (..., 5^k)``: all products of one factor per angle (first angle slowest,
+    as ``itertools.product``)."""
+    result = factors[..., 0, :]
+    for a in range(1, factors.shape[-2]):
+        result = (result[..., :, None] * factors[..., a, None, :]).reshape(result.shape[:-1] + (-1,))
+    return result
+
+
 def _combination(factors: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
-    """``sum_k factors[..., k] coefficients[k]``: matrices ``(..., d, d)``."""
+    """``sum_m factors[..., m] coefficients[m]``: matrices ``(..., d, d)``."""
     d = coefficients.shape[-1]
-    flat = coefficients.reshape(5, d * d)
+    flat = coefficients.reshape(len(coefficients), d * d)
     # Real and imaginary parts apart: a real-by-complex matmul goes through a slow generic loop.
     combined = (factors @ flat.real) + 1j * (factors @ flat.imag)
     return combined.reshape(factors.shape[:-1] + (d, d))
@@ -68,15 +80,23 @@ def _matrix_at(operation: Gate, values) -> np.ndarray:
 
 
 def trig_coefficients(operation: Gate) -> np.ndarray | None:
-    """``C`` of shape ``(5, d, d)`` with ``M(t) = sum_k C_k f_k(t)`` for this one-parameter
-    gate's kind, or ``None`` when its matrix is not of that form."""
-    key = (operation.name, operation.num_qubits, getattr(operation, "ctrl_state", None))
+    """``C`` of shape ``(5^k, d, d)`` with ``M(t) = sum_m C_m F_m(t)``, ``F`` the products of
+    one of ``1, cos t_a/2, sin t_a/2, cos t_a, sin t_a`` per angle ``t_a`` (:func:`_product`),
+    for this gate's kind with its ``k`` angles; ``None`` when its matrix is not of that form."""
+    k = len(operation.params)
+    key = (operation.name, operation.num_qubits, getattr(operation, "ctrl_state", None), k)
     if key not in _FORMS:
-        samples = np.stack([_matrix_at(operation, [t]) for t in _FIT_ANGLES])
+        grid = np.array(list(itertools.product(_FIT_ANGLES, repeat=k)))
+        samples = np.stack([_matrix_at(operation, point) for point in grid])
         d = samples.shape[-1]
-        coefficients = np.linalg.solve(_trig_basis(_FIT_ANGLES), samples.reshape(5, -1)).reshape(5, d, d)
-        exact = all(np.allclose(_combination(_trig_basis(t), coefficients), _matrix_at(operation, [t]), rtol=0, atol=1e-12)
-                    for t in _CHECK_ANGLES)
+        design = _product(_trig_basis(grid))
+        coefficients = np.linalg.solve(design, samples.reshape(len(grid), -1)).reshape(len(grid), d, d)
+        rng = np.random.default_rng(0)
+        exact = all(
+            np.allclose(_combination(_product(_trig_basis(point)), coefficients), _matrix_at(operation, point),
+                        rtol=0, atol=1e-12)
+            for point in (np.full(k, t) + rng.uniform(-1, 1, k) for t in _CHECK_ANGLES)
+        )
         _FORMS[key] = coefficients if exact else None
     return _FORMS[key]
 
@@ -115,8 +135,8 @@ class Angle:
 
 @dataclass(frozen=True)
 class GateStep:
-    """One gate: its qubits and either its fixed ``matrix`` or its ``angles`` (with
-    ``coefficients`` when it is a one-parameter gate of trigonometric form)."""
+    """One gate: its qubits and either its fixed ``matrix`` or its ``angles`` (with the
+    ``coefficients`` of its trigonometric form where it has one)."""
 
     qubits: tuple[int, ...]
     operation: Gate
@@ -126,8 +146,8 @@ class GateStep:
 
     @property
     def trigonometric(self) -> bool:
-        """A one-parameter trigonometric gate with an affine angle (differentiable here)."""
-        return self.coefficients is not None and self.angles[0].weights is not None
+        """A gate of trigonometric form whose angles are all affine (differentiable here)."""
+        return self.coefficients is not None and all(angle.weights is not None for angle in self.angles)
 
 
 def _is_diagonal(matrices: np.ndarray | None) -> bool:
@@ -138,10 +158,25 @@ def _is_diagonal(matrices: np.ndarray | None) -> bool:
     return not np.any(matrices * (1 - np.eye(d)))
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """The trigonometric steps of one gate kind: their indices, the kind's coefficients, and
+    their angles' weights ``(steps, k, parameters)`` and offsets ``(steps, k)``."""
+
+    steps: list[int]
+    coefficients: np.ndarray
+    weights: np.ndarray
+    offsets: np.ndarray
+
+    def angles(self, x: np.ndarray) -> np.ndarray:
+        """``(rows, steps, k)``."""
+        return np.einsum("rp,skp->rsk", x, self.weights) + self.offsets
+
+
 class GateSequence:
-    """A circuit of one- and two-qubit gates (barriers skipped) as :class:`GateStep`\\ s, with the
-    affine angles of its trigonometric gates stacked, so that every gate's matrix for every
-    parameter set comes from a handful of array operations."""
+    """A circuit of one- and two-qubit gates (barriers skipped) as :class:`GateStep` s, with the
+    affine angles of its trigonometric gates stacked per gate kind, so that every gate's matrix
+    for every parameter set comes from a handful of array operations."""
 
     def __init__(self, circuit: QuantumCircuit) -> None:
         parameters = list(circuit.parameters)
@@ -158,55 +193,57 @@ class GateSequence:
                 self.steps.append(GateStep(qubits, operation, matrix=matrix))
                 continue
             angles = tuple(Angle.of(p, parameters) for p in operation.params)
-            coefficients = trig_coefficients(operation) if len(angles) == 1 else None
-            self.steps.append(GateStep(qubits, operation, angles=angles, coefficients=coefficients))
+            self.steps.append(GateStep(qubits, operation, angles=angles, coefficients=trig_coefficients(operation)))
         #: Per step: whether its matrix is diagonal at every angle (CZ, RZZ, CP, ...).
         self.diagonal = [_is_diagonal(step.matrix if step.matrix is not None else step.coefficients)
                          for step in self.steps]
-        self._trig = [i for i, step in enumerate(self.steps) if step.trigonometric]
-        self._weights = np.zeros((len(self._trig), len(parameters)))
-        for row, i in enumerate(self._trig):
-            self._weights[row] = self.steps[i].angles[0].weights
-        self._offsets = np.array([self.steps[i].angles[0].offset for i in self._trig])
-        # Trigonometric steps grouped by gate kind (one coefficient array each).
-        kinds: dict[int, list[int]] = {}
-        for position, i in enumerate(self._trig):
-            kinds.setdefault(id(self.steps[i].coefficients), []).append(position)
-        self._kinds = [(np.array(group), self.steps[self._trig[group[0]]].coefficients) for group in kinds.values()]
+        groups: dict[int, list[int]] = {}
+        for i, step in enumerate(self.steps):
+            if step.trigonometric:
+                groups.setdefault(id(step.coefficients), []).append(i)
+        self._kinds = [
+            _Kind(indices, self.steps[indices[0]].coefficients,
+                  np.array([[angle.weights for angle in self.steps[i].angles] for i in indices]),
+                  np.array([[angle.offset for angle in self.steps[i].angles] for i in indices]))
+            for indices in groups.values()
+        ]
 
     @property
     def differentiable(self) -> bool:
-        """Whether every parametrised gate is trigonometric with an affine angle."""
+        """Whether every parametrised gate is trigonometric with affine angles."""
         return all(step.matrix is not None or step.trigonometric for step in self.steps)
-
-    def _trig_matrices(self, factors: np.ndarray) -> list[np.ndarray | None]:
-        """Per step, ``sum_k factors[:, s, k] C_k`` of its trigonometric form (``(rows, d, d)``)."""
-        out: list[np.ndarray | None] = [None] * len(self.steps)
-        for group, coefficients in self._kinds:
-            matrices = _combination(factors[:, group], coefficients)
-            for j, position in enumerate(group):
-                out[self._trig[position]] = matrices[:, j]
-        return out
 
     def matrices(self, x: np.ndarray) -> list[np.ndarray]:
         """Every step's matrix at every row of ``x``: ``(d, d)`` for a fixed gate, else
         ``(rows, d, d)``."""
         x = np.atleast_2d(x)
-        out = self._trig_matrices(_trig_basis(x @ self._weights.T + self._offsets))
+        out: list[np.ndarray | None] = [step.matrix for step in self.steps]
+        for kind in self._kinds:
+            matrices = _combination(_product(_trig_basis(kind.angles(x))), kind.coefficients)
+            for j, i in enumerate(kind.steps):
+                out[i] = matrices[:, j]
         for i, step in enumerate(self.steps):
-            if step.matrix is not None:
-                out[i] = step.matrix
-            elif out[i] is None:
+            if out[i] is None:
                 values = np.stack([angle.values(x) for angle in step.angles], axis=-1)
                 out[i] = np.stack([_matrix_at(step.operation, row) for row in values])
         return out
 
-    def derivatives(self, x: np.ndarray) -> list[np.ndarray | None]:
-        """Per trigonometric step, ``dM/dt`` at the single row ``x`` (``(d, d)``); ``None`` for
-        the others."""
+    def derivatives(self, x: np.ndarray) -> list[list[np.ndarray] | None]:
+        """Per trigonometric step, ``dM/dt_a`` for each of its angles at the single row ``x``
+        (``(d, d)`` each); ``None`` for the other steps."""
         x = np.atleast_2d(x)
-        slopes = self._trig_matrices(_trig_slope(x @ self._weights.T + self._offsets))
-        return [None if m is None else m[0] for m in slopes]
+        out: list[list[np.ndarray] | None] = [None] * len(self.steps)
+        for kind in self._kinds:
+            angles = kind.angles(x)[0]
+            basis, slope = _trig_basis(angles), _trig_slope(angles)
+            per_angle = []
+            for a in range(angles.shape[-1]):
+                factors = basis.copy()
+                factors[:, a] = slope[:, a]
+                per_angle.append(_combination(_product(factors), kind.coefficients))
+            for j, i in enumerate(kind.steps):
+                out[i] = [derivative[j] for derivative in per_angle]
+        return out
 
 
 # -- many small states at once ------------------------------------------------------------------
@@ -248,18 +285,32 @@ def _apply_two(psi: np.ndarray, qubits: tuple[int, int], matrix: np.ndarray) -> 
 
 
 def evolve(sequence: GateSequence, x: np.ndarray, dtype=np.complex128) -> np.ndarray:
-    """The states ``(rows, 2^n)`` of the circuit at every row of ``x``, from ``|0...0>``; runs
-    of one-qubit gates on a qubit are multiplied together before they touch the states."""
+    """The states ``(rows, 2^n)`` of the circuit at every row of ``x``, from ``|0...0>``. The
+    leading gates whose matrices are the same for every row (a bound ansatz before per-row
+    measurement-basis rotations, say) are applied to one state, which is then copied."""
     rows = len(x)
-    psi = np.zeros((rows, 1 << sequence.num_qubits), dtype=dtype)
-    psi[:, 0] = 1
+    matrices = sequence.matrices(x)
+    varying = [m.ndim == 3 and not np.array_equal(m, np.broadcast_to(m[:1], m.shape)) for m in matrices]
+    first = varying.index(True) if True in varying else len(matrices)
+    common = [m if m.ndim == 2 else m[0] for m in matrices[:first]]
+    psi = np.zeros((1, 1 << sequence.num_qubits), dtype=dtype)
+    psi[0, 0] = 1
+    _apply_all(psi, sequence.steps[:first], common, dtype)
+    psi = np.repeat(psi, rows, axis=0)
+    _apply_all(psi, sequence.steps[first:], matrices[first:], dtype)
+    return psi
+
+
+def _apply_all(psi: np.ndarray, steps: list[GateStep], matrices: list[np.ndarray], dtype) -> None:
+    """Apply ``steps`` in place; runs of one-qubit gates on a qubit are multiplied together
+    before they touch the states."""
     pending: dict[int, np.ndarray] = {}
 
     def flush(q: int) -> None:
         if q in pending:
             _apply_one(psi, q, pending.pop(q).astype(dtype, copy=False))
 
-    for step, matrix in zip(sequence.steps, sequence.matrices(x)):
+    for step, matrix in zip(steps, matrices):
         if len(step.qubits) == 1:
             q = step.qubits[0]
             pending[q] = matrix @ pending[q] if q in pending else matrix
@@ -269,7 +320,6 @@ def evolve(sequence: GateSequence, x: np.ndarray, dtype=np.complex128) -> np.nda
         _apply_two(psi, step.qubits, matrix.astype(dtype, copy=False))
     for q in list(pending):
         flush(q)
-    return psi
 
 
 def _signs(size: int, zmask: int) -> tuple[np.ndarray, np.ndarray]:
@@ -324,10 +374,10 @@ def adjoint_gradient(sequence: GateSequence, x: np.ndarray, terms: list[tuple[in
         step = sequence.steps[i]
         inverse = np.ascontiguousarray(matrices[i].conj().T)
         apply(psi, step.qubits, inverse)
-        if derivatives[i] is not None:
+        for derivative, angle in zip(derivatives[i] or (), step.angles):
             mu = psi.copy()
-            apply(mu, step.qubits, derivatives[i].astype(dtype))
-            gradient += 2.0 * np.vdot(lam, mu).real * step.angles[0].weights
+            apply(mu, step.qubits, np.ascontiguousarray(derivative, dtype=dtype))
+            gradient += 2.0 * np.vdot(lam, mu).real * angle.weights
         apply(lam, step.qubits, inverse)
     return gradient
 
