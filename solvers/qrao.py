@@ -32,12 +32,15 @@ from qiskit.quantum_info import Operator, SparsePauliOp
 from qiskit.synthesis import OneQubitEulerDecomposer
 from qiskit.transpiler import PassManager
 from qiskit_optimization import QuadraticProgram
+from qiskit_optimization.algorithms import OptimizationResultStatus, SolutionSample
 from qiskit_optimization.algorithms.qrao import (
     MagicRounding,
     QuantumRandomAccessEncoding,
     RoundingContext,
+    RoundingResult,
     SemideterministicRounding,
 )
+from qiskit_optimization.exceptions import QiskitOptimizationError
 from qiskit_optimization.algorithms.qrao.quantum_random_access_encoding import (
     _z_to_21p_qrac_basis_circuit,
     _z_to_31p_qrac_basis_circuit,
@@ -155,6 +158,76 @@ class BatchedMagicRounding(MagicRounding):
                 unique, freq = np.unique(samples.bits, axis=0, return_counts=True)
                 counts[i] = {"".join(map(str, b[::-1].tolist())): int(c) for b, c in zip(unique, freq)}
         return counts
+
+    def round(self, rounding_context: RoundingContext) -> RoundingResult:
+        """The library's ``MagicRounding.round`` (same bases from the same generator, same
+        samples in the same order), with its per-sample Python work done on arrays: every
+        measured bitstring is decoded to its variables at once (the library unpacks each one
+        variable by variable), and every distinct assignment's objective value comes from the
+        program's coefficient arrays (the library calls ``objective.evaluate`` and
+        ``is_feasible`` on each, about 1 ms apiece: 7 s for the 7 000 distinct samples of the
+        default MDKP's 10 000 shots)."""
+        encoding = rounding_context.encoding
+        circuit = rounding_context.circuit
+        vars_per_qubit = encoding.max_vars_per_qubit
+        if circuit is None:
+            raise ValueError("No circuit was provided in the rounding context; magic rounding needs one.")
+        if self.basis_sampling == "uniform":
+            bases, basis_shots = self._sample_bases_uniform(encoding.q2vars, vars_per_qubit)
+        else:
+            if rounding_context.expectation_values is None:
+                raise ValueError("Magic rounding with weighted basis sampling needs the rounding context's "
+                                 "expectation values.")
+            bases, basis_shots = self._sample_bases_weighted(encoding.q2vars, rounding_context.expectation_values,
+                                                             vars_per_qubit)
+        basis_counts = self._evaluate_magic_bases(circuit, bases, basis_shots, vars_per_qubit)
+        assignments, counts = self.decode(basis_counts, bases, encoding.var2op, vars_per_qubit)
+        if counts.sum() != self._shots:
+            raise QiskitOptimizationError(f"Magic rounding returned {counts.sum()} shots, not {self._shots}.")
+        values, feasible = objective_values(encoding.problem, assignments)
+        samples = [
+            SolutionSample(x=x, fval=float(value), probability=count / self._shots,
+                           status=OptimizationResultStatus.SUCCESS if ok else OptimizationResultStatus.INFEASIBLE)
+            for x, value, count, ok in zip(assignments, values, counts.tolist(), feasible)
+        ]
+        return RoundingResult(expectation_values=rounding_context.expectation_values, samples=samples, bases=bases,
+                              basis_shots=basis_shots, basis_counts=basis_counts)
+
+    def decode(self, basis_counts: list[dict[str, int]], bases: np.ndarray, var2op: dict,
+               vars_per_qubit: int) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct variable assignments of all measured bitstrings, in the order the library
+        first meets them, and their shot counts. Variable ``v`` on qubit ``q`` with Pauli ``P``
+        reads entry ``P`` of the library's ``_DECODING`` row of qubit ``q``'s basis and outcome
+        (character ``q`` of the bitstring, as the library indexes it)."""
+        keys = [key for counts in basis_counts for key in counts]
+        shots = np.array([c for counts in basis_counts for c in counts.values()], dtype=np.int64)
+        basis_of = np.repeat(np.arange(len(basis_counts)), [len(counts) for counts in basis_counts])
+        n = len(keys[0]) if keys else 0
+        outcomes = (np.frombuffer("".join(keys).encode(), dtype=np.uint8).reshape(len(keys), n) - ord("0"))
+        table = np.array([[row[o] for o in "01"] for row in self._DECODING[vars_per_qubit]])  # (bases, 2, ops)
+        variables = sorted(var2op)
+        qubit = np.array([var2op[v][0] for v in variables], dtype=int)
+        op = np.array([self._OP_INDICES[vars_per_qubit][str(var2op[v][1].paulis[0])] for v in variables], dtype=int)
+        assignments = table[np.asarray(bases)[basis_of][:, qubit], outcomes[:, qubit], op]
+        unique, first, inverse = np.unique(assignments, axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        totals = np.bincount(inverse.ravel(), weights=shots, minlength=len(unique)).astype(np.int64)
+        return unique[order], totals[order]
+
+
+def objective_values(problem: QuadraticProgram, assignments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``problem.objective.evaluate`` and ``problem.is_feasible`` of every row of
+    ``assignments`` at once (feasibility from the variables' bounds; a program with constraints
+    is checked row by row by the library)."""
+    objective = problem.objective
+    x = assignments.astype(float)
+    values = objective.constant + x @ objective.linear.to_array() + np.einsum(
+        "ri,ij,rj->r", x, objective.quadratic.to_array(), x)
+    if problem.linear_constraints or problem.quadratic_constraints:
+        return values, np.array([problem.is_feasible(row) for row in x], dtype=bool)
+    lower = np.array([v.lowerbound for v in problem.variables])
+    upper = np.array([v.upperbound for v in problem.variables])
+    return values, np.all((x >= lower) & (x <= upper), axis=1)
 
 
 class Qrao(Solver):

@@ -92,6 +92,20 @@ def test_the_optimizers_verdict_is_recorded(name):
     assert minimize(quadratic, np.zeros(2), OptimizerSettings(name, 300)).success is True
     exhausted = minimize(rosen, np.array([-1.2, 1.0, -1.2, 1.0]), OptimizerSettings(name, 6))
     assert exhausted.success is False and exhausted.message
+def test_optimizers_run_on_one_blas_thread():
+    # On busy cores OpenBLAS threads spin against each other: SLSQP with 210 parameters took
+    # 3-6 s on two threads and 0.1 s on one. SciPy's own OpenBLAS counts too.
+    from threadpoolctl import threadpool_info
+
+    seen = []
+
+    def objective(x):
+        seen.append({info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"})
+        return float(((x - 0.3) ** 2).sum())
+
+    minimize(objective, np.zeros(3), OptimizerSettings("SLSQP", 20))
+    assert seen and all(threads == 1 for entry in seen for threads in entry.values())
+    assert any("scipy" in path for path in seen[0])
 
 
 TINY = ("problem.generator.n_items=3", "problem.generator.n_constraints=1", "problem.generator.max_weight=3", "progress=false")

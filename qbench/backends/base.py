@@ -191,6 +191,13 @@ class Backend(ABC):
         self.shots += shots * len(parameters)
         return [Samples(b, shots) for b in bits]
 
+    def gradient(self, prepared: PreparedCircuit, observables: list[SparsePauliOp], weights: np.ndarray,
+                 x: np.ndarray) -> np.ndarray | None:
+        """The exact gradient of ``sum_i weights[i] <O_i>`` at ``x`` where the backend can
+        compute it from its state (an exact simulator's adjoint method); ``None`` here, so
+        that callers use a rule that needs only :meth:`estimate` (parameter shift)."""
+        return None
+
     def cost(self, prepared: PreparedCircuit, cost: "DiagonalCost", parameters: np.ndarray,
              shots: int | None = None) -> np.ndarray:
         """The cost (QUBO energy expectation or CVaR) at each row of ``parameters``.

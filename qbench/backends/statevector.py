@@ -41,7 +41,7 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.quantum_info import SparsePauliOp
 
 from qbench.ansatz import IsingTerm, QaoaLayout, ising_terms
-from qbench.backends import sv_gpu
+from qbench.backends import sv_gates, sv_gpu
 from qbench.backends import sv_kernels as kernels
 from qbench.backends.base import Backend, PreparedCircuit, Samples, metrics_of
 from qbench.errors import ConfigError, ResourceLimitError
@@ -83,6 +83,11 @@ PART_OFFSET = 72
 #: A Z-only observable with more terms than this (a QUBO Hamiltonian) is evaluated through its
 #: diagonal (one pass), a smaller one term by term.
 DIAGONAL_TERMS = 8
+
+#: Gate circuits up to this many qubits evaluate many parameter sets together with numpy
+#: (``StatevectorBackend._gate_states``), at most BATCH_AMPLITUDES amplitudes at a time.
+BATCH_QUBITS = 12
+BATCH_AMPLITUDES = 1 << 20
 
 #: One- and two-qubit gates a general circuit is unrolled to (anything with a matrix works;
 #: this list only tells the transpiler where to stop decomposing).
@@ -360,10 +365,25 @@ class StateParts:
 
 @dataclass
 class GateProgram:
-    """A circuit unrolled to one- and two-qubit gates; matrices are taken after binding."""
+    """A circuit unrolled to one- and two-qubit gates, compiled to a :class:`sv_gates.GateSequence`
+    (each gate's matrix as a function of the parameters: no binding per evaluation)."""
 
     circuit: QuantumCircuit
-    qubits: list[tuple[int, ...]]
+    sequence: sv_gates.GateSequence
+
+
+def pauli_terms(observable: SparsePauliOp) -> list[tuple[int, int, complex]]:
+    """``(x mask, z mask, coeff i^{#Y})`` of each Pauli term: ``P = i^{#Y} X^x Z^z`` up to
+    the order of factors (see ``sv_kernels.pauli_expectation``)."""
+    n = observable.num_qubits
+    weights = 1 << np.arange(n, dtype=np.int64)
+    terms = []
+    for label, coeff in observable.to_list():
+        bits = np.array(list(reversed(label)))
+        xmask = int(weights[(bits == "X") | (bits == "Y")].sum())
+        zmask = int(weights[(bits == "Z") | (bits == "Y")].sum())
+        terms.append((xmask, zmask, complex(coeff) * 1j ** int((bits == "Y").sum())))
+    return terms
 
 
 class StatevectorBackend(Backend):
@@ -484,16 +504,13 @@ class StatevectorBackend(Backend):
         return QaoaProgram(layout, standard, diagonal, initial, coefficients, IsingIndex.of(layout.terms, n))
 
     def _gate_program(self, isa: QuantumCircuit) -> GateProgram:
-        qubits = []
         for inst in isa.data:
             name = inst.operation.name
             if name == "barrier":
-                qubits.append(())
                 continue
             if inst.clbits or name in ("measure", "reset") or inst.operation.num_qubits > 2:
                 raise ConfigError(f"backend=statevector: cannot simulate instruction {name!r} (unitary 1- and 2-qubit gates only)")
-            qubits.append(tuple(isa.find_bit(q).index for q in inst.qubits))
-        return GateProgram(isa, qubits)
+        return GateProgram(isa, sv_gates.GateSequence(isa))
 
     # -- evolution ------------------------------------------------------------------------------
     def _state_vector(self, n: int) -> np.ndarray:
@@ -592,8 +609,6 @@ class StatevectorBackend(Backend):
         return value
 
     def _evolve_gates(self, program: GateProgram, psi: np.ndarray, x: np.ndarray) -> None:
-        circuit = program.circuit.assign_parameters(x) if program.circuit.num_parameters else program.circuit
-        n = circuit.num_qubits
         k = kernels_for(psi.shape[0])
         psi[:] = 0
         psi[0] = 1
@@ -603,22 +618,38 @@ class StatevectorBackend(Backend):
             if q in pending:
                 k.apply_1q(psi, q, pending.pop(q).astype(self.dtype))
 
-        for inst, qubits in zip(circuit.data, program.qubits):
-            if not qubits:
-                continue
-            matrix = inst.operation.to_matrix()
-            if len(qubits) == 1:
-                q = qubits[0]
+        sequence = program.sequence
+        for step, matrix, diagonal in zip(sequence.steps, sequence.matrices(x[None, :]), sequence.diagonal):
+            matrix = matrix if matrix.ndim == 2 else matrix[0]
+            if len(step.qubits) == 1:
+                q = step.qubits[0]
                 pending[q] = matrix @ pending[q] if q in pending else matrix
                 continue
-            flush(qubits[0])
-            flush(qubits[1])
-            if np.count_nonzero(matrix - np.diag(np.diag(matrix))) == 0:
-                k.apply_diagonal_2q(psi, qubits[0], qubits[1], np.diag(matrix).astype(self.dtype))
+            flush(step.qubits[0])
+            flush(step.qubits[1])
+            if diagonal:
+                k.apply_diagonal_2q(psi, step.qubits[0], step.qubits[1], np.diagonal(matrix).astype(self.dtype))
             else:
-                k.apply_2q(psi, qubits[0], qubits[1], matrix.astype(self.dtype))
-        for q in range(n):
+                k.apply_2q(psi, step.qubits[0], step.qubits[1], matrix.astype(self.dtype))
+        for q in range(program.circuit.num_qubits):
             flush(q)
+
+    def _gate_batches(self, prepared: PreparedCircuit, parameters: np.ndarray):
+        """``(start, states)`` for consecutive rows of ``parameters``: the states of a gate
+        circuit of up to :data:`BATCH_QUBITS` qubits, evolved together with numpy
+        (:func:`sv_gates.evolve`) at most :data:`BATCH_AMPLITUDES` amplitudes at a time: for
+        small states the per-gate dispatch, not the arithmetic, is the cost."""
+        program = prepared.extra["program"]
+        n = prepared.logical.num_qubits
+        per_batch = max(1, BATCH_AMPLITUDES >> n)
+        for start in range(0, len(parameters), per_batch):
+            yield start, sv_gates.evolve(program.sequence, parameters[start:start + per_batch], self.dtype)
+
+    def _batched(self, prepared: PreparedCircuit, rows: int) -> bool:
+        """Whether :meth:`_gate_batches` evolves these rows (several, of a small gate circuit);
+        a single state goes through the kernels, which are faster for it."""
+        return rows > 1 and isinstance(prepared.extra["program"], GateProgram) \
+            and prepared.logical.num_qubits <= BATCH_QUBITS
 
     # -- results --------------------------------------------------------------------------------
     def _cost_diagonal(self, cost: DiagonalCost, n: int) -> Diagonal:
@@ -698,7 +729,11 @@ class StatevectorBackend(Backend):
             plans.append(memo[id(obs)][1])
         values = np.empty((len(parameters), len(observables)))
         pauli = any(plan[0] == "paulis" for plan in plans)
-        for row, x in enumerate(parameters):
+        batched = self._batched(prepared, len(parameters))
+        if batched:
+            for first, states in self._gate_batches(prepared, parameters):
+                values[first:first + len(states)] = np.stack([self._batch_values(states, plan) for plan in plans], 1)
+        for row, x in enumerate(parameters[:0] if batched else parameters):
             on_gpu = None if pauli else self._gpu_state(prepared, x)
             if on_gpu is not None:  # Z-only observables of a QAOA state: diagonals on the GPU
                 values[row] = [self.gpu.value(on_gpu, plan[1]) for plan in plans]
@@ -722,14 +757,54 @@ class StatevectorBackend(Backend):
         if len(observable) > DIAGONAL_TERMS and not x.any() and z.sum(axis=1).max(initial=0) <= 2:
             constant = float(np.real(sum(c for label, c in observable.to_list() if set(label) == {"I"})))
             return ("diagonal", self.diagonals.get(ising_terms(observable), n, constant))
-        terms = []
-        weights = 1 << np.arange(n, dtype=np.int64)
-        for label, coeff in observable.to_list():
-            bits = np.array(list(reversed(label)))
-            xmask = int(weights[(bits == "X") | (bits == "Y")].sum())
-            zmask = int(weights[(bits == "Z") | (bits == "Y")].sum())
-            terms.append((xmask, zmask, complex(coeff) * 1j ** int((bits == "Y").sum())))
-        return ("paulis", terms)
+        return ("paulis", pauli_terms(observable))
+
+    def _batch_values(self, states: np.ndarray, plan) -> np.ndarray:
+        """One observable's plan at every row of ``states`` (rows, 2^n)."""
+        kind, data = plan
+        if kind == "diagonal":
+            values = data.data.dense if data.data.index is None else data.data.levels[data.data.index]
+            return (np.abs(states) ** 2 @ values) * data.unit + data.constant
+        total = np.zeros(len(states), dtype=complex)
+        for xmask, zmask, coeff in data:
+            total += coeff * sv_gates.pauli_expectations(states, xmask, zmask)
+        return total.real
+
+    def gradient(self, prepared: PreparedCircuit, observables: list[SparsePauliOp], weights: np.ndarray,
+                 x: np.ndarray) -> np.ndarray | None:
+        """The exact gradient of ``sum_i weights[i] <O_i>`` at ``x`` for a gate circuit, by the
+        adjoint method (:func:`sv_gates.adjoint_gradient`; counted as one evaluation); ``None``
+        for QAOA layouts and gates without a trigonometric form."""
+        if not isinstance(prepared.extra["program"], GateProgram):
+            return None
+        start = time.perf_counter()
+        memo = prepared.extra.setdefault("pauli_terms", {})
+        if len(memo) > 4096:
+            memo.clear()
+        for obs in observables:  # keyed by identity, as the plans of estimate()
+            if id(obs) not in memo:
+                memo[id(obs)] = (obs, pauli_terms(obs))
+        terms = [(xmask, zmask, w * coeff) for obs, w in zip(observables, np.asarray(weights, dtype=float))
+                 for xmask, zmask, coeff in memo[id(obs)][1] if w]
+        n = prepared.logical.num_qubits
+        k = kernels_for(1 << n)
+
+        def apply(psi: np.ndarray, qubits: tuple[int, ...], matrix: np.ndarray) -> None:
+            if len(qubits) == 1:
+                k.apply_1q(psi, qubits[0], matrix)
+            else:
+                k.apply_2q(psi, qubits[0], qubits[1], matrix)
+
+        if n >= SERIAL_BELOW:
+            import numba
+
+            numba.set_num_threads(self.threads)
+        gradient = sv_gates.adjoint_gradient(prepared.extra["program"].sequence, np.asarray(x, dtype=float),
+                                             terms, apply, self.dtype)
+        self.timings["execute"] += time.perf_counter() - start
+        if gradient is not None:
+            self.evaluations += 1
+        return gradient
 
     def _plan_value(self, psi: np.ndarray | None, parts: StateParts, plan) -> float:
         kind, data = plan
@@ -748,9 +823,16 @@ class StatevectorBackend(Backend):
         start = time.perf_counter()
         n = prepared.logical.num_qubits
         out = []
-        for x in parameters:
-            psi = self._gpu_state(prepared, x)
-            if psi is not None:
+        batches = self._gate_batches(prepared, parameters) if self._batched(prepared, len(parameters)) else None
+        states: np.ndarray = np.empty((0, 0))
+        first = 0
+        for row, x in enumerate(parameters):
+            if batches is not None:
+                if row - first >= len(states):
+                    first, states = next(batches)
+                cdf = self._float_buffer(states.shape[1])
+                np.square(np.abs(states[row - first]), out=cdf)
+            elif (psi := self._gpu_state(prepared, x)) is not None:
                 cdf = self.gpu.probabilities(psi)
             else:
                 parts, _ = self._evolve(prepared, x)
