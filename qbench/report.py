@@ -27,30 +27,34 @@ import pandas as pd
 from qbench import plots, store
 
 DEFINITIONS = """\
-`runs`: all records (ok, error, timeout); `ok`/`failed`: by status. `feasible`: feasible
+`runs`: all records (ok, error, timeout, skipped); `ok`/`failed`/`skipped`: by status (`skipped`:
+not started, estimated past `timeout_s` or the memory). `feasible`: feasible
 answers / runs (failed runs count as not feasible). `gap mean`/`gap median`: relative
 optimality gap of feasible answers against the reference, over the runs that have one.
 `success`: mean probability of sampling an optimal solution in the final distribution.
 `qubits`: median qubits used (none for classical solvers); `QUBO vars`: median variables of the
-formulation's QUBO. `time`: wall time of the whole run, seconds.
+formulation's QUBO. `time`: wall time of the whole run, seconds. `time/estimate`: median over
+ok runs of the run's time over the estimate made before it (SCIP's, its time limit, left out).
 """
 
 _SUMMARY_HEADERS = {
-    "problem": "problem", "method": "method", "runs": "runs", "ok": "ok", "failed": "failed",
+    "problem": "problem", "method": "method", "runs": "runs", "ok": "ok", "failed": "failed", "skipped": "skipped",
     "feasible_rate": "feasible", "gap_mean": "gap mean", "gap_median": "gap median",
     "success_probability": "success", "qubits": "qubits", "qubo_variables": "QUBO vars",
-    "time_median_s": "time median [s]", "time_mean_s": "time mean [s]",
+    "time_median_s": "time median [s]", "time_mean_s": "time mean [s]", "time_vs_estimate": "time/estimate",
 }
 
 
 def _aggregate(group: pd.DataFrame) -> pd.Series:
     ok = group["status"] == "ok"
+    skipped = group["status"] == "skipped"
     feasible = group["feasible"].fillna(False).astype(bool) & ok
     gaps = group.loc[feasible, "gap"].dropna()
     return pd.Series({
         "runs": len(group),
         "ok": int(ok.sum()),
-        "failed": int((~ok).sum()),
+        "failed": int((~ok & ~skipped).sum()),
+        "skipped": int(skipped.sum()),
         "feasible_rate": feasible.sum() / len(group),
         "gap_mean": gaps.mean() if len(gaps) else np.nan,
         "gap_median": gaps.median() if len(gaps) else np.nan,
@@ -59,7 +63,18 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
         "qubo_variables": group.loc[ok, "qubo_variables"].median(),
         "time_median_s": group.loc[ok, "time_total"].median(),
         "time_mean_s": group.loc[ok, "time_total"].mean(),
+        "time_vs_estimate": _time_vs_estimate(group[ok]),
     })
+
+
+def _time_vs_estimate(ok: pd.DataFrame) -> float:
+    """Median of time / estimate over runs with an estimate that is a prediction (not a bound)."""
+    if "estimate_seconds" not in ok or "estimate_bound" not in ok:
+        return np.nan
+    predicted = ~ok["estimate_bound"].astype("boolean").fillna(False).astype(bool)
+    ratio = ok.loc[predicted, "time_total"] / ok.loc[predicted, "estimate_seconds"]
+    ratio = ratio.replace([np.inf, -np.inf], np.nan).dropna()
+    return float(ratio.median()) if len(ratio) else np.nan
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +165,7 @@ def write(frame: pd.DataFrame, out: Path) -> tuple[dict[str, Path], list[Path]]:
     text = [
         f"# Report: {', '.join(experiments) or 'runs'}\n",
         f"{len(frame)} runs: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "error", "timeout"))
-        + "\n",
+        + (f", {counts['skipped']} skipped" if counts.get("skipped") else "") + "\n",
         "## Per problem and method\n", markdown(tables["summary"], _SUMMARY_HEADERS), DEFINITIONS,
         "## Per instance\n", markdown(tables["instances"]),
         "## Qubits vs instance size\n", markdown(tables["qubits"]),

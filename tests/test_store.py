@@ -26,7 +26,9 @@ def test_collect_flattens_records_and_skips_bad_files(tmp_path, capsys):
     write_record(make_record("a"), runs / "a")
     write_record(make_record("b", solver="qaoa", backend="aer", qubits=60, gap=0.25, objective=2563.5,
                              solver_info={"optimal_probability": 0.125, "trace": [3.0, 2.0, 1.0]},
-                             config={"solver": {"name": "qaoa", "reps": 2}}), runs / "b")
+                             config={"solver": {"name": "qaoa", "reps": 2}},
+                             estimate={"seconds": 12.5, "peak_bytes": 2**30, "qubits": 60, "basis": "x", "bound": False}),
+                 runs / "b")
     write_record(make_record("c", status="timeout", objective=None, gap=None, feasible=None,
                              error="exceeded the wall-clock limit"), runs / "c")
     (runs / "d").mkdir()
@@ -51,11 +53,13 @@ def test_collect_flattens_records_and_skips_bad_files(tmp_path, capsys):
     assert back.loc["a", "experiment"] == "study" and pd.isna(back.loc["b", "experiment"])
     assert back.loc["a", "time_total"] == 1.5 and back.loc["a", "time_solve"] == 1.0
     assert back.loc["c", "status"] == "timeout" and pd.isna(back.loc["c", "objective"])
+    assert back.loc["b", "estimate_seconds"] == 12.5 and back.loc["b", "estimate_bytes"] == 2**30
+    assert pd.isna(back.loc["a", "estimate_seconds"])  # a record without an estimate
     assert back.loc["a", "record_path"].endswith("runs/a/record.json")
 
     counts = store.query(path, "SELECT status, count(*) AS n FROM records GROUP BY status ORDER BY status")
     assert counts.to_dict("records") == [{"status": "ok", "n": 2}, {"status": "timeout", "n": 1}]
-    assert store.describe(frame, path).startswith("3 records (2 ok, 0 error, 1 timeout)")
+    assert store.describe(frame, path).startswith("3 records (2 ok, 0 error, 1 timeout, 0 skipped)")
 
 
 def test_method_labels_show_the_settings_that_vary():
