@@ -93,7 +93,10 @@ def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
                        "record yet. Hydra overrides follow, e.g. seed=0,1,2 hydra/launcher=slurm.")
     p.add_argument("overrides", nargs="*", help="experiment=NAME, then Hydra overrides")
     p.add_argument("--rerun-failed", action="store_true", help="also retry runs whose record is error/timeout")
-    p.add_argument("--dry-run", action="store_true", help="list the grid and each run's status; run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the grid with each run's status and estimate, and the totals; run nothing")
+    p.add_argument("--force", action="store_true",
+                   help="start runs estimated past timeout_s or the available memory (force=true)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_sweep)
 
@@ -121,7 +124,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from qbench import sweep
 
     logging.getLogger("qiskit").setLevel(logging.WARNING)
-    return sweep.main(args.overrides, rerun_failed=args.rerun_failed, dry_run=args.dry_run,
+    overrides = args.overrides + (["force=true"] if args.force else [])
+    return sweep.main(overrides, rerun_failed=args.rerun_failed, dry_run=args.dry_run,
                       progress=not args.no_progress)
 
 
@@ -158,6 +162,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 def _run(overrides: list[str]) -> None:
     from qbench import overrides as checks
 
+    # --force: start a run even when its estimate exceeds timeout_s or the available memory.
+    overrides = [("force=true" if o == "--force" else o) for o in overrides]
     config = None
     try:
         config = checks.compose_first(overrides)

@@ -25,11 +25,13 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
-Status = Literal["ok", "error", "timeout"]
+#: ``skipped``: not started, its estimate exceeding ``timeout_s`` or the memory available
+#: (:func:`qbench.estimate.admit`; ``error`` holds the reason).
+Status = Literal["ok", "error", "timeout", "skipped"]
 
 #: Config keys that do not change what a run computes, left out of its key (``sweep`` holds a
 #: sweep's bookkeeping: experiment name, the run's own key, the grid definition).
-VOLATILE_KEYS = ("output_root", "progress", "hydra", "timeout_s", "launcher", "sweep")
+VOLATILE_KEYS = ("output_root", "progress", "hydra", "timeout_s", "launcher", "sweep", "force")
 
 
 @dataclass
@@ -95,6 +97,9 @@ class RunRecord:
     #: ``incumbents``); ``None`` without a feasible answer.
     time_to_best: float | None = None
     times: dict[str, float] = field(default_factory=dict)
+    #: The estimate made before the run (:class:`qbench.estimate.Estimate` as a dict: seconds,
+    #: peak_bytes, qubits, basis, bound); ``None`` when the run could not be estimated.
+    estimate: dict[str, Any] | None = None
     solver_info: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)

@@ -39,7 +39,8 @@ import pandas as pd
 from qbench import metrics, plots, store
 
 DEFINITIONS = """\
-`runs`: all records (ok, error, timeout); `ok`/`failed`: by status. `feasible`: feasible
+`runs`: all records (ok, error, timeout, skipped); `ok`/`failed`/`skipped`: by status (`skipped`:
+not started, estimated past `timeout_s` or the memory). `feasible`: feasible
 answers / runs (failed runs count as not feasible). `gap mean`/`gap median`: relative
 optimality gap of feasible answers against the reference, over the runs that have one.
 `feasible raw`/`gap raw`: the same (gap: mean) for the solvers' own answers before repair
@@ -49,21 +50,23 @@ methods that decode a single answer); `success uniform`: the same for uniformly 
 of the QUBO, over the same runs; `covering`: runs whose final sampling drew >= 1/4 as many shots
 as the QUBO has states (a gap of 0 there says little about the method).
 `qubits`: median qubits used (none for classical solvers); `QUBO vars`: median variables of the
-formulation's QUBO. `time`: wall time of the whole run, seconds.
+formulation's QUBO. `time`: wall time of the whole run, seconds. `time/estimate`: median over
+ok runs of the run's time over the estimate made before it (SCIP's, its time limit, left out).
 """
 
 _SUMMARY_HEADERS = {
-    "problem": "problem", "method": "method", "runs": "runs", "ok": "ok", "failed": "failed",
+    "problem": "problem", "method": "method", "runs": "runs", "ok": "ok", "failed": "failed", "skipped": "skipped",
     "feasible_rate": "feasible", "raw_feasible_rate": "feasible raw", "gap_mean": "gap mean",
     "raw_gap_mean": "gap raw", "gap_median": "gap median",
     "success_probability": "success", "qubits": "qubits", "qubo_variables": "QUBO vars",
-    "time_median_s": "time median [s]", "time_mean_s": "time mean [s]",
+    "time_median_s": "time median [s]", "time_mean_s": "time mean [s]", "time_vs_estimate": "time/estimate",
     "success_uniform": "success uniform", "covering_runs": "covering",
 }
 
 
 def _aggregate(group: pd.DataFrame) -> pd.Series:
     ok = group["status"] == "ok"
+    skipped = group["status"] == "skipped"
     feasible = group["feasible"].fillna(False).astype(bool) & ok
     gaps = group.loc[feasible, "gap"].dropna()
     sampled = ok & group["success_probability"].notna()
@@ -72,7 +75,8 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
     return pd.Series({
         "runs": len(group),
         "ok": int(ok.sum()),
-        "failed": int((~ok).sum()),
+        "failed": int((~ok & ~skipped).sum()),
+        "skipped": int(skipped.sum()),
         "feasible_rate": feasible.sum() / len(group),
         "raw_feasible_rate": raw_feasible.sum() / len(group),
         "gap_mean": gaps.mean() if len(gaps) else np.nan,
@@ -85,7 +89,18 @@ def _aggregate(group: pd.DataFrame) -> pd.Series:
         "time_mean_s": group.loc[ok, "time_total"].mean(),
         "success_uniform": group.loc[sampled, "p_optimal_uniform"].mean(),
         "covering_runs": int(group.loc[ok, "covers_space"].fillna(False).astype(bool).sum()),
+        "time_vs_estimate": _time_vs_estimate(group[ok]),
     })
+
+
+def _time_vs_estimate(ok: pd.DataFrame) -> float:
+    """Median of time / estimate over runs with an estimate that is a prediction (not a bound)."""
+    if "estimate_seconds" not in ok or "estimate_bound" not in ok:
+        return np.nan
+    predicted = ~ok["estimate_bound"].astype("boolean").fillna(False).astype(bool)
+    ratio = ok.loc[predicted, "time_total"] / ok.loc[predicted, "estimate_seconds"]
+    ratio = ratio.replace([np.inf, -np.inf], np.nan).dropna()
+    return float(ratio.median()) if len(ratio) else np.nan
 
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -289,7 +304,7 @@ def write(frame: pd.DataFrame, out: Path, epsilon: float = 0.0) -> tuple[dict[st
     text = [
         f"# Report: {', '.join(experiments) or 'runs'}\n",
         f"{len(frame)} runs: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "error", "timeout"))
-        + "\n",
+        + (f", {counts['skipped']} skipped" if counts.get("skipped") else "") + "\n",
         "## Per problem and method\n", markdown(tables["summary"], _SUMMARY_HEADERS), DEFINITIONS,
         f"## Leaderboard: success and time to solution (epsilon = {epsilon:g})\n",
         leaderboard_markdown(tables["leaderboard"], epsilon), LEADERBOARD_DEFINITIONS,

@@ -52,10 +52,30 @@ def new_record(config: dict[str, Any]) -> RunRecord:
     )
 
 
+def admitted(config: dict[str, Any], record: RunRecord) -> bool:
+    """Estimate the run (into ``record.estimate``) and say whether it starts: a run estimated
+    past its ``timeout_s`` or the available memory is recorded ``skipped`` with the reason,
+    unless ``force`` is set (:func:`qbench.estimate.admit`)."""
+    from qbench.estimate import admit
+
+    try:
+        verdict = admit(config)
+    except Exception:  # a fault of the cost model must not stop the run it estimates
+        log.warning("the run could not be estimated", exc_info=True)
+        return True
+    record.estimate = verdict.estimate.as_dict() if verdict.estimate is not None else None
+    if verdict.reason is None or config.get("force"):
+        return True
+    record.status, record.error = "skipped", verdict.reason
+    return False
+
+
 def execute(cfg: Mapping[str, Any]) -> RunRecord:
     """Run the configuration ``cfg`` (a resolved Hydra config) and return its record."""
     config = to_plain(cfg)
     record = new_record(config)
+    if not admitted(config, record):
+        return record
     times: dict[str, float] = {}
     started = time.perf_counter()
     try:

@@ -87,6 +87,9 @@ def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
         record_path=str(path) if path else None,
         solver_params=json.dumps(_params(config.get("solver")), sort_keys=True),
     )
+    estimate = data.get("estimate") or {}
+    row.update(estimate_seconds=estimate.get("seconds"), estimate_bytes=estimate.get("peak_bytes"),
+               estimate_bound=estimate.get("bound"))
     for phase, seconds in (data.get("times") or {}).items():
         row[f"time_{phase}"] = seconds
     return row
@@ -103,7 +106,8 @@ def to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     for name in COLUMNS + ["solver_params"]:
         if name not in frame:
             frame[name] = None
-    for name in _NUMERIC + [c for c in frame.columns if c.startswith("time_")]:
+    estimates = [c for c in ("estimate_seconds", "estimate_bytes") if c in frame]
+    for name in _NUMERIC + estimates + [c for c in frame.columns if c.startswith("time_")]:
         frame[name] = pd.to_numeric(frame[name], errors="coerce")
     frame["feasible"] = frame["feasible"].astype("boolean")
     frame["covers_space"] = frame["covers_space"].astype("boolean")
@@ -181,5 +185,5 @@ def query(path: str | Path, sql: str) -> pd.DataFrame:
 
 def describe(frame: pd.DataFrame, path: Path) -> str:
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
-    parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "error", "timeout"))
+    parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "error", "timeout", "skipped"))
     return f"{len(frame)} records ({parts}) -> {path}"

@@ -73,7 +73,7 @@ def _repaired(record: RunRecord) -> bool:
 def format_summary(record: RunRecord, path: Path | None = None) -> str:
     """A few aligned lines: instance, solver, objective vs reference, feasibility, qubits, time."""
     if record.status != "ok":
-        lines = [f"qbench: error: {record.error}"]
+        lines = [f"qbench: {'skipped' if record.status == 'skipped' else 'error'}: {record.error}"]
         if path is not None:
             lines.append(f"record     {path}")
         return "\n".join(lines)

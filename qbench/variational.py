@@ -139,6 +139,8 @@ def minimize(
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
+    from qbench import compilation
+
     n = int(np.asarray(x0).size)
     need = minimum_budget(settings.optimizer, n)
     if settings.maxiter < need:
@@ -149,18 +151,29 @@ def minimize(
 
     trace: list[float] = []
     best = [np.inf, np.asarray(x0, dtype=float)]
-    bar = tqdm(total=settings.maxiter, desc=label, unit="eval", disable=not progress, leave=False)
+    # The time left is estimated here, not by tqdm: from the evaluations after the first (which
+    # also pays one-off imports and set-up) and without time spent compiling kernels (announced
+    # on its own line, see qbench.compilation).
+    bar = tqdm(total=settings.maxiter, desc=label, unit="eval", disable=not progress, leave=False,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+    start = time.perf_counter()
+    clock = [start, compilation.seconds()]  # since when the rate is measured, compiling until then
 
     def traced(x: np.ndarray) -> float:
         value = float(fun(np.asarray(x, dtype=float)))
         trace.append(value)
         if value < best[0]:
             best[0], best[1] = value, np.array(x, dtype=float)
+        now, compiled = time.perf_counter(), compilation.seconds()
+        working = max(now - clock[0] - (compiled - clock[1]), 0.0)
+        per = working / max(len(trace) - 1, 1)
+        if len(trace) == 1:
+            clock[:] = now, compiled
+        left = max(settings.maxiter - len(trace), 0) * per
+        bar.set_postfix_str(f"left {tqdm.format_interval(left)}, best={best[0]:.6g}", refresh=False)
         bar.update(1)
-        bar.set_postfix(best=f"{best[0]:.6g}", refresh=False)
         return value
 
-    start = time.perf_counter()
     # One BLAS thread: the optimizers' linear algebra is small, and with more threads OpenBLAS
     # spins against the simulator's (SLSQP, 210 parameters, 100 iterations, on 2 busy cores:
     # 0.1 s on one thread, 3-6 s on two; a PCE run on SAC-94 hp1 36 s -> 12 s).

@@ -31,3 +31,13 @@ def instances_dir() -> Path:
     if os.environ.get("QBENCH_REQUIRE_INSTANCES"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture
+def numba_kernels(monkeypatch):
+    """Route every state, however small, through the numba kernels (states of fewer than
+    ``statevector.NUMPY_BELOW`` qubits otherwise run on NumPy), so that tests of the kernels
+    can use small states."""
+    from qbench.backends import statevector
+
+    monkeypatch.setattr(statevector, "NUMPY_BELOW", 0)

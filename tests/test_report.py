@@ -28,18 +28,24 @@ def rec(key: str, **fields) -> RunRecord:
     return RunRecord(repair="greedy", **base)
 
 
+def estimate(seconds: float, bound: bool = False) -> dict:
+    return {"seconds": seconds, "peak_bytes": 2**29, "qubits": 60, "basis": "test", "bound": bound}
+
+
 def study(tmp_path):
     runs = tmp_path / "runs"
     records = [
-        rec("s0", times={"total": 1.0}), rec("s1", seed=1, times={"total": 3.0}),
+        rec("s0", times={"total": 1.0}, estimate=estimate(60.0, bound=True)), rec("s1", seed=1, times={"total": 3.0}),
         rec("q0", solver="qaoa", backend="aer", qubits=60, gap=0.1, objective=3076.2, times={"total": 10.0},
-            solver_info={"optimal_probability": 0.2, "trace": [5.0, 4.0, 3.0]}),
+            solver_info={"optimal_probability": 0.2, "trace": [5.0, 4.0, 3.0]}, estimate=estimate(5.0)),
         rec("q1", solver="qaoa", backend="aer", seed=1, qubits=60, gap=0.3, objective=2392.6, times={"total": 20.0},
-            solver_info={"optimal_probability": 0.4, "trace": [6.0, 2.0]}),
+            solver_info={"optimal_probability": 0.4, "trace": [6.0, 2.0]}, estimate=estimate(10.0)),
         rec("q2", solver="qaoa", backend="aer", seed=2, qubits=60, gap=None, feasible=False, objective=4000.0,
-            times={"total": 30.0}, solver_info={"optimal_probability": 0.6, "trace": [7.0]}),
+            times={"total": 30.0}, solver_info={"optimal_probability": 0.6, "trace": [7.0]}, estimate=estimate(10.0)),
         rec("q3", solver="qaoa", backend="aer", seed=3, status="timeout", objective=None, gap=None,
-            feasible=None, times={"total": 99.0}),
+            feasible=None, times={"total": 99.0}, estimate=estimate(1.0)),
+        rec("q4", solver="qaoa", backend="aer", seed=4, status="skipped", objective=None, gap=None,
+            feasible=None, times={}, error="estimated 3 h > timeout_s 60 s", estimate=estimate(10800.0)),
         rec("m0", problem="mis", instance="farm", solver="sa", objective=10.0, reference=10.0,
             variables=17, qubo_variables=17, solution=[1, 0] * 8 + [1]),
     ]
@@ -54,18 +60,22 @@ def test_summary_table_numbers_match_the_records(tmp_path, capsys):
     printed = capsys.readouterr().out
     table = pd.read_csv(tmp_path / "report" / "tables" / "summary.csv").set_index(["problem", "method"])
     q = table.loc[("mdkp", "qaoa")]
-    assert (q["runs"], q["ok"], q["failed"]) == (4, 3, 1)
-    assert q["feasible_rate"] == 0.5                      # 2 feasible of 4 runs
+    assert (q["runs"], q["ok"], q["failed"], q["skipped"]) == (5, 3, 1, 1)
+    assert q["feasible_rate"] == 0.4                      # 2 feasible of 5 runs
     assert q["gap_mean"] == 0.2 and q["gap_median"] == 0.2  # (0.1 + 0.3) / 2
     assert abs(q["success_probability"] - 0.4) < 1e-12    # mean of 0.2, 0.4, 0.6 (ok runs)
     assert q["qubits"] == 60 and q["qubo_variables"] == 60
     assert q["time_median_s"] == 20.0 and q["time_mean_s"] == 20.0  # ok runs: 10, 20, 30
+    assert q["time_vs_estimate"] == 2.0                   # ok runs: 10/5, 20/10, 30/10
     s = table.loc[("mdkp", "scip")]
     assert (s["runs"], s["feasible_rate"], s["gap_mean"], s["time_median_s"]) == (2, 1.0, 0.0, 2.0)
+    assert pd.isna(s["time_vs_estimate"])                 # SCIP's estimate is its time limit: a bound
     assert pd.isna(s["qubits"]) and pd.isna(s["success_probability"])
     assert table.loc[("mis", "sa"), "runs"] == 1
-    row = "| mdkp | qaoa | 4 | 3 | 1 | 50.0% | 50.0% | 20.0% | 20.0% | 20.0% | 40.0% | 60 | 60 | 20 | 20 |"
-    assert row in printed and row in (tmp_path / "report" / "report.md").read_text()
+    row = "| mdkp | qaoa | 5 | 3 | 1 | 1 | 40.0% | 40.0% | 20.0% | 20.0% | 20.0% | 40.0% | 60 | 60 | 20 | 20 | - | 0 | 2 |"
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert row in printed and row in text
+    assert "8 runs: 6 ok, 0 error, 1 timeout, 1 skipped" in text
 
     instances = pd.read_csv(tmp_path / "report" / "tables" / "instances.csv")
     best = instances.set_index(["instance", "method"]).loc[("hp1", "qaoa")]

@@ -19,6 +19,9 @@ from qbench.qubo import Qubo
 from qbench.variational import DiagonalCost, cvar, normalisation
 from tests.helpers import compose_config, run
 
+#: The kernels under test run on small states here (see conftest.numba_kernels).
+pytestmark = pytest.mark.usefixtures("numba_kernels")
+
 #: Small cache blocks so that 7-qubit states go through the low block and two high blocks.
 SMALL_BLOCKS = StatevectorParams(block_qubits=3)
 

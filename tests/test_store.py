@@ -27,7 +27,9 @@ def test_collect_flattens_records_and_skips_bad_files(tmp_path, capsys):
     write_record(make_record("a"), runs / "a")
     write_record(make_record("b", solver="qaoa", backend="aer", qubits=60, gap=0.25, objective=2563.5,
                              solver_info={"optimal_probability": 0.125, "trace": [3.0, 2.0, 1.0]},
-                             config={"solver": {"name": "qaoa", "reps": 2}}), runs / "b")
+                             config={"solver": {"name": "qaoa", "reps": 2}},
+                             estimate={"seconds": 12.5, "peak_bytes": 2**30, "qubits": 60, "basis": "x", "bound": False}),
+                 runs / "b")
     write_record(make_record("c", status="timeout", objective=None, gap=None, feasible=None,
                              error="exceeded the wall-clock limit"), runs / "c")
     (runs / "d").mkdir()
@@ -52,11 +54,13 @@ def test_collect_flattens_records_and_skips_bad_files(tmp_path, capsys):
     assert back.loc["a", "experiment"] == "study" and pd.isna(back.loc["b", "experiment"])
     assert back.loc["a", "time_total"] == 1.5 and back.loc["a", "time_solve"] == 1.0
     assert back.loc["c", "status"] == "timeout" and pd.isna(back.loc["c", "objective"])
+    assert back.loc["b", "estimate_seconds"] == 12.5 and back.loc["b", "estimate_bytes"] == 2**30
+    assert pd.isna(back.loc["a", "estimate_seconds"])  # a record without an estimate
     assert back.loc["a", "record_path"].endswith("runs/a/record.json")
 
     counts = store.query(path, "SELECT status, count(*) AS n FROM records GROUP BY status ORDER BY status")
     assert counts.to_dict("records") == [{"status": "ok", "n": 2}, {"status": "timeout", "n": 1}]
-    assert store.describe(frame, path).startswith("3 records (2 ok, 0 error, 1 timeout)")
+    assert store.describe(frame, path).startswith("3 records (2 ok, 0 error, 1 timeout, 0 skipped)")
 
 
 def test_method_labels_show_the_settings_that_vary():
@@ -107,8 +111,8 @@ BAD_FIELDS = {
     "solution-string": ('"solution": null', '"solution": "abc"', 'solution: expected a list of integers or null, got "abc"'),
     "created-number": ('"created": ""', '"created": 12345', "created: expected a string, got 12345"),
     "key-number": ('"key": "bad"', '"key": 7', "key: expected a string, got 7"),
-    "status-number": ('"status": "ok"', '"status": 5', 'status: expected one of "ok", "error", "timeout", got 5'),
-    "status-unknown": ('"status": "ok"', '"status": "done"', 'status: expected one of "ok", "error", "timeout", got "done"'),
+    "status-number": ('"status": "ok"', '"status": 5', 'status: expected one of "ok", "error", "timeout", "skipped", got 5'),
+    "status-unknown": ('"status": "ok"', '"status": "done"', 'status: expected one of "ok", "error", "timeout", "skipped", got "done"'),
     "status-null": ('"status": "ok"', '"status": null', "status: expected one of"),
     "feasible-string": ('"feasible": true', '"feasible": "yes"', 'feasible: expected true or false or null, got "yes"'),
     "problem-null": ('"problem": "mdkp"', '"problem": null', "problem: expected a string, got null"),
@@ -154,7 +158,7 @@ def test_collect_skips_an_invalid_record_naming_file_and_field(tmp_path, capsys,
     captured = capsys.readouterr()
     (warning,) = captured.err.splitlines()
     assert warning.startswith(f"qbench: warning: skipped {bad}: {BAD_FIELDS[kind][2]}"), warning
-    assert captured.out.startswith("1 records (1 ok, 0 error, 0 timeout)")
+    assert captured.out.startswith("1 records (1 ok, 0 error, 0 timeout, 0 skipped)")
     assert list(store.read(tmp_path / "store" / "records.parquet")["key"]) == ["good"]
 
 

@@ -19,6 +19,9 @@ from qbench.backends.sv_gpu import ArrayQaoaEngine, gpu_status, ising_values, le
 from qbench.variational import DiagonalCost, normalisation
 from tests.test_statevector import SMALL_BLOCKS, random_qubo
 
+#: The kernels under test run on small states here (see conftest.numba_kernels).
+pytestmark = pytest.mark.usefixtures("numba_kernels")
+
 #: "dense_tabulated": a dense diagonal given a levels/index form (as a CVaR cost sharing the
 #: circuit's diagonal does), so that the phase comes from a table of float levels.
 VARIANTS = ["tabulated", "dense", "dense_tabulated", "multi_angle", "warm_start"]

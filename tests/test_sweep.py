@@ -90,7 +90,7 @@ def test_smoke_experiment_end_to_end_then_nothing_left_to_run(tmp_path):
     assert {r["problem"] for r in found} == {"mdkp", "mis"}
     n = len(found)
     assert f"{n} runs, 0 done, {n} to run" in out.stdout
-    assert f"{n} ok, 0 error, 0 timeout, 0 missing of {n} runs" in out.stdout
+    assert f"{n} ok, 0 error, 0 timeout, 0 skipped, 0 missing of {n} runs" in out.stdout
     assert elapsed < 120
     # Every feasible run's incumbent history ends at its answer, within the run's time.
     for r in found:
@@ -174,7 +174,7 @@ def test_killed_sweep_resumes_to_the_exact_grid(tmp_path):
 FAULTY = """\
 # @package _global_
 # Failure-handling test grid: 2 instances x 2 classical solvers + 1 qaoa + 1 failing
-# + 1 timed-out + 1 out-of-memory run = 8 runs.
+# + 1 timed-out + 1 out-of-memory + 1 skipped run = 9 runs.
 output_root: results/faulty
 timeout_s: 120
 progress: false
@@ -191,14 +191,22 @@ sweep:
     # Invalid parameters: the run itself records the error.
     - solver: exact
       problem.generator.n_items: 0
-    # Far more annealing than the limit allows: killed, recorded as timeout.
+    # Far more annealing than the limit allows: started anyway (force), killed, recorded as timeout.
     - solver: sa
       solver.num_reads: 100000
       solver.num_sweeps: 100000
       timeout_s: 4
-    # The child cannot even import its libraries under a 300 MB address-space limit.
+      force: true
+    # The child cannot even import its libraries under a 300 MB address-space limit (its estimate
+    # says so: forced).
     - solver: sa
       ++sweep.memory_limit_mb: 300
+      force: true
+    # Estimated past its limit: recorded as skipped by the sweep, never started.
+    - solver: sa
+      solver.num_reads: 100000
+      solver.num_sweeps: 200000
+      timeout_s: 4
 """
 
 
@@ -216,7 +224,7 @@ def test_failed_and_timed_out_runs_leave_records_and_the_rest_complete(faulty_sw
     root, out, _ = faulty_sweep
     assert out.returncode == 0, out.stdout + out.stderr  # complete grid, failures included
     found = assert_one_record_per_key(root)
-    assert len(found) == 8
+    assert len(found) == 9
     by_status = {}
     for r in found:
         by_status.setdefault(r["status"], []).append(r)
@@ -229,7 +237,11 @@ def test_failed_and_timed_out_runs_leave_records_and_the_rest_complete(faulty_sw
     (oom_run,) = [r for r in by_status["error"] if r is not error_run]
     assert "the run crashed" in oom_run["error"] and "out of memory" in oom_run["error"]
     assert "memory_limit_mb=300" in oom_run["error"] and oom_run["error_traceback"]
-    assert "8 runs" in out.stdout and "5 ok, 2 error, 1 timeout, 0 missing of 8 runs" in out.stdout
+    (skipped,) = by_status["skipped"]
+    assert skipped["error"].startswith("estimated ") and "> timeout_s 4 s" in skipped["error"]
+    assert skipped["estimate"]["seconds"] > 4 and skipped["times"] == {}
+    assert not (root / "runs" / skipped["key"] / "run.log").exists()  # no child was started
+    assert "9 runs" in out.stdout and "5 ok, 2 error, 1 timeout, 1 skipped, 0 missing of 9 runs" in out.stdout
 
 
 def test_rerun_failed_retries_only_failed_runs(faulty_sweep):
@@ -237,13 +249,13 @@ def test_rerun_failed_retries_only_failed_runs(faulty_sweep):
     ok_mtimes = {p: p.stat().st_mtime for p in root.rglob("record.json")
                  if json.loads(p.read_text())["status"] == "ok"}
     out = sweep("experiment=faulty", f"output_root={root}", "--dry-run", experiments=experiments)
-    assert "8 runs, 5 done, 3 failed (2 error, 1 timeout) kept" in out.stdout
-    assert "0 to run" in out.stdout
+    assert "9 runs, 5 done, 3 failed (2 error, 1 timeout) kept" in out.stdout
+    assert "1 to run" in out.stdout  # the skipped run is estimated again (a longer timeout_s starts it)
     out = sweep("experiment=faulty", f"output_root={root}", "--dry-run", "--rerun-failed",
                 experiments=experiments)
-    assert "3 to run" in out.stdout
-    lines = [l for l in out.stdout.splitlines() if l.startswith("  ")]
-    assert sum(" ok " in l for l in lines) == 5 and len(lines) == 8
+    assert "4 to run" in out.stdout
+    lines = [l for l in out.stdout.splitlines() if re.match(r"  [0-9a-f]{16}  ", l)]
+    assert sum(" ok " in l for l in lines) == 5 and len(lines) == 9
     assert {p: p.stat().st_mtime for p in ok_mtimes} == ok_mtimes
 
 
@@ -262,8 +274,9 @@ def test_collect_and_report_on_the_sweep_records(faulty_sweep):
                           "SELECT status, count(*) AS n FROM records GROUP BY status ORDER BY status"],
                          capture_output=True, text=True, env=env(), cwd=repo_root(), timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "8 records (5 ok, 2 error, 1 timeout)" in out.stdout
-    assert [l.split() for l in out.stdout.splitlines()[-3:]] == [["error", "2"], ["ok", "5"], ["timeout", "1"]]
+    assert "9 records (5 ok, 2 error, 1 timeout, 1 skipped)" in out.stdout
+    assert [l.split() for l in out.stdout.splitlines()[-4:]] == [["error", "2"], ["ok", "5"], ["skipped", "1"],
+                                                                 ["timeout", "1"]]
 
     out = subprocess.run([sys.executable, "-m", "qbench", "report", str(root)], capture_output=True,
                          text=True, env=env(), cwd=repo_root(), timeout=120)
@@ -280,7 +293,7 @@ def test_collect_and_report_on_the_sweep_records(faulty_sweep):
         assert row["feasible_rate"] == sum(bool(r["feasible"]) for r in ok) / len(mine)
         gaps = [r["gap"] for r in ok if r["feasible"] and r["gap"] is not None]
         assert row["gap_mean"] == pytest.approx(sum(gaps) / len(gaps)) if gaps else pd.isna(row["gap_mean"])
-    assert summary["runs"].sum() == 8
+    assert summary["runs"].sum() == 9
     figures = sorted(p.name for p in (root / "report" / "figures").iterdir())
     assert figures == ["convergence_mdkp.png", "feasibility.png", "gap_vs_qubits.png",
                        "qubits_vs_size.png", "time_scaling.png"]

@@ -41,7 +41,7 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.quantum_info import SparsePauliOp
 
 from qbench.ansatz import IsingTerm, QaoaLayout, ising_terms
-from qbench.backends import sv_gates, sv_gpu
+from qbench.backends import sv_gates, sv_gpu, sv_numpy
 from qbench.backends import sv_kernels as kernels
 from qbench.backends.base import Backend, PreparedCircuit, Samples, metrics_of
 from qbench.errors import ConfigError, ResourceLimitError
@@ -72,9 +72,29 @@ TABLE_PHASE_BELOW = 16
 LARGE_BLOCK_FROM = 22
 
 
+#: States of fewer qubits than this run on plain NumPy (:mod:`qbench.backends.sv_numpy`, and
+#: QAOA layouts on :class:`~qbench.backends.sv_gpu.ArrayQaoaEngine` with ``xp=numpy``), so that a
+#: small run compiles no numba kernel: with an empty numba cache, compiling the kernels of a
+#: 14-qubit QAOA run took 34 s of its 37 s here. Measured (one QAOA p = 3 energy, integer costs,
+#: CPU time, medians): NumPy vs numba 0.5 vs 0.04 ms at 10 qubits, 1.0 vs 0.09 at 12, 3.4 vs 0.33
+#: at 14, 6.4 vs 0.7 at 15, 13 vs 1.2 at 16: from 16 qubits a run's evaluations outweigh loading
+#: the compiled kernels from numba's cache (about a second per process).
+NUMPY_BELOW = 16
+
+
 def kernels_for(size: int):
-    """The kernel set for a state of ``size`` amplitudes: the serial twins on small states."""
+    """The kernel set for a state of ``size`` amplitudes: NumPy twins on small states (nothing
+    to compile), the serial numba twins on mid-sized ones, the parallel kernels from
+    :data:`SERIAL_BELOW` qubits."""
+    if size < 1 << NUMPY_BELOW:
+        return sv_numpy
     return kernels.SERIAL if size < 1 << SERIAL_BELOW else kernels
+
+
+def module_for(size: int):
+    """The kernels that have no serial twin (diagonals, tables, CVaR) for a state of ``size``
+    amplitudes: their NumPy twins on small states, else :mod:`~qbench.backends.sv_kernels`."""
+    return sv_numpy if size < 1 << NUMPY_BELOW else kernels
 
 #: Values between the end of the QAOA state's real parts and the start of its imaginary parts
 #: (see ``StatevectorBackend._state_parts``): 72 = 576 bytes, off every 4 KiB page alignment.
@@ -144,7 +164,7 @@ class DiagonalData:
         ordered = self.dense[order]
         self.dense = None
         rank = np.empty(ordered.shape[0], dtype=np.uint32)
-        count = kernels.compact_sorted(ordered, rank)
+        count = module_for(ordered.shape[0]).compact_sorted(ordered, rank)
         self.levels = ordered[:count]
         self.index = np.empty(rank.shape[0], dtype=np.uint32)
         self.index[order] = rank
@@ -263,19 +283,20 @@ class DiagonalCache:
     def _build(self, terms, normalised: np.ndarray, n: int, integral: bool) -> DiagonalData:
         h, J = ising_arrays(terms, n, normalised)
         low = min(n, self.low_bits)
+        k = module_for(1 << n)
         if not integral:
             dense = np.empty(1 << n)
-            kernels.ising_diagonal(h, J, low, dense)
+            k.ising_diagonal(h, J, low, dense)
             return DiagonalData(dense=dense)
         values = np.empty(1 << n, dtype=np.int32)
-        kernels.ising_diagonal(h, J, low, values)
+        k.ising_diagonal(h, J, low, values)
         lo, hi = int(values.min()), int(values.max())
         if hi - lo >= 4 << n:  # a presence table larger than the vector: sort instead
             levels, inverse = np.unique(values, return_inverse=True)
             return DiagonalData(levels=levels.astype(np.int64), index=inverse.astype(np.uint32))
-        levels, position = kernels.distinct_levels(values, lo, hi)
+        levels, position = k.distinct_levels(values, lo, hi)
         index = np.empty(1 << n, dtype=np.uint16) if len(levels) <= 1 << 16 else values.view(np.uint32)
-        kernels.remap(values, lo, position, index)
+        k.remap(values, lo, position, index)
         return DiagonalData(levels=levels, index=index)
 
 
@@ -406,6 +427,8 @@ class StatevectorBackend(Backend):
         self._buffer: np.ndarray | None = None
         self._last_cost: tuple[DiagonalCost, Diagonal] | None = None
         self.gpu, self.device_note = self._gpu_engine()
+        #: QAOA layouts of fewer than NUMPY_BELOW qubits (when not on a GPU): nothing to compile.
+        self.small = sv_gpu.ArrayQaoaEngine(np, self.real_dtype, host=sv_numpy)
 
     def _gpu_engine(self) -> tuple[sv_gpu.ArrayQaoaEngine | None, str]:
         """The GPU engine for QAOA layouts and why (or why not)."""
@@ -463,6 +486,8 @@ class StatevectorBackend(Backend):
         else:
             prepared.extra["program"] = self._gate_program(isa)
         prepared.extra["gpu"] = self._fits_gpu(prepared.extra["program"], circuit.num_qubits)
+        prepared.extra["arrays"] = self._array_engine(prepared.extra["program"], circuit.num_qubits,
+                                                      prepared.extra["gpu"])
         self.timings["transpile"] += time.perf_counter() - start
         return prepared
 
@@ -479,11 +504,20 @@ class StatevectorBackend(Backend):
                                      f"{format_bytes(free)} is free; use backend.device=cpu")
         return False
 
-    def _gpu_state(self, prepared: PreparedCircuit, x: np.ndarray):
-        """The state at ``x`` on the GPU (a device array), or ``None`` where the CPU runs it."""
-        if not prepared.extra.get("gpu"):
-            return None
-        return self.gpu.evolve(prepared.extra["program"], x)
+    def _array_engine(self, program, n: int, gpu: bool) -> sv_gpu.ArrayQaoaEngine | None:
+        """The array engine that evolves ``program``: the GPU's, NumPy's for a small QAOA layout
+        (fewer than :data:`NUMPY_BELOW` qubits), or ``None`` for the numba kernels."""
+        if gpu:
+            return self.gpu
+        if isinstance(program, QaoaProgram) and n < NUMPY_BELOW:
+            return self.small
+        return None
+
+    def _array_state(self, prepared: PreparedCircuit, x: np.ndarray):
+        """The state at ``x`` from the prepared circuit's array engine (a device array on a GPU),
+        or ``None`` where the numba kernels run it."""
+        engine = prepared.extra.get("arrays")
+        return None if engine is None else engine.evolve(prepared.extra["program"], x)
 
     def _qaoa_program(self, layout: QaoaLayout) -> QaoaProgram:
         n = layout.circuit.num_qubits
@@ -539,9 +573,9 @@ class StatevectorBackend(Backend):
     def state(self, prepared: PreparedCircuit, x: np.ndarray) -> np.ndarray:
         """The state at parameters ``x`` as a complex vector (for a gate circuit the engine's
         reused buffer: copy it to keep it; for a QAOA layout a fresh vector)."""
-        psi = self._gpu_state(prepared, x)
+        psi = self._array_state(prepared, x)
         if psi is not None:
-            return self.gpu.state(psi)
+            return prepared.extra["arrays"].state(psi)
         parts, _ = self._evolve(prepared, x)
         if isinstance(prepared.extra["program"], QaoaProgram):
             return parts.vector(self.dtype)
@@ -691,9 +725,9 @@ class StatevectorBackend(Backend):
         values = np.empty(len(parameters))
         fused = diagonal if cost.alpha >= 1.0 else None
         for row, x in enumerate(parameters):
-            psi = self._gpu_state(prepared, x)
+            psi = self._array_state(prepared, x)
             if psi is not None:
-                values[row] = self.gpu.value(psi, diagonal, cost.alpha)
+                values[row] = prepared.extra["arrays"].value(psi, diagonal, cost.alpha)
                 continue
             parts, value = self._evolve(prepared, x, fused)
             values[row] = value if value is not None else self._diagonal_value(parts, diagonal, cost.alpha)
@@ -710,9 +744,10 @@ class StatevectorBackend(Backend):
             if data.index is not None:
                 return k.expect_table(*layout, data.index, self._values(diagonal), *chunks)
             return diagonal.unit * k.expect_dense(*layout, data.dense, *chunks) + diagonal.constant
+        k = module_for(parts.size)
         masses = self._float_buffer(parts.size)[:len(data.levels)]
-        kernels.level_probabilities(*layout, data.index, masses, *chunks)
-        return kernels.cvar_ascending(data.levels, diagonal.unit, diagonal.constant, masses, alpha)
+        k.level_probabilities(*layout, data.index, masses, *chunks)
+        return k.cvar_ascending(data.levels, diagonal.unit, diagonal.constant, masses, alpha)
 
     def estimate(self, prepared: PreparedCircuit, observables: list[SparsePauliOp], parameters: np.ndarray) -> np.ndarray:
         """Exact expectation values, shape ``(len(parameters), len(observables))``."""
@@ -734,9 +769,9 @@ class StatevectorBackend(Backend):
             for first, states in self._gate_batches(prepared, parameters):
                 values[first:first + len(states)] = np.stack([self._batch_values(states, plan) for plan in plans], 1)
         for row, x in enumerate(parameters[:0] if batched else parameters):
-            on_gpu = None if pauli else self._gpu_state(prepared, x)
-            if on_gpu is not None:  # Z-only observables of a QAOA state: diagonals on the GPU
-                values[row] = [self.gpu.value(on_gpu, plan[1]) for plan in plans]
+            arrays = None if pauli else self._array_state(prepared, x)
+            if arrays is not None:  # Z-only observables of a QAOA state: diagonals on the array engine
+                values[row] = [prepared.extra["arrays"].value(arrays, plan[1]) for plan in plans]
                 continue
             if pauli:  # state() copies a GPU state to the host
                 psi = self.state(prepared, x)
@@ -832,8 +867,8 @@ class StatevectorBackend(Backend):
                     first, states = next(batches)
                 cdf = self._float_buffer(states.shape[1])
                 np.square(np.abs(states[row - first]), out=cdf)
-            elif (psi := self._gpu_state(prepared, x)) is not None:
-                cdf = self.gpu.probabilities(psi)
+            elif (psi := self._array_state(prepared, x)) is not None:
+                cdf = prepared.extra["arrays"].probabilities(psi)
             else:
                 parts, _ = self._evolve(prepared, x)
                 cdf = self._probabilities(parts)

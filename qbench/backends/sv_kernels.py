@@ -26,12 +26,17 @@ from numba.core import compiler as numba_compiler
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from qbench import compilation
+
 # Numba's own thread pool ("workqueue") rather than OpenMP unless the user chose a layer: on a
 # machine shared with other jobs, OpenMP's barriers stalled each parallel pass by up to 0.2 s
 # (measured here: n=16 QAOA p=3, 0.09-0.34 s with omp vs 0.014-0.03 s with workqueue). The
 # engine launches kernels from one thread at a time, which is all workqueue supports.
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
+
+# A compilation (cache miss) is announced in one line and left out of progress estimates.
+compilation.listen()
 
 #: Qubits handled per memory pass: the low block is a contiguous chunk of 2^LOW_BITS amplitudes
 #: (64 KiB at complex128, its tile in L2), a high block a tile of
