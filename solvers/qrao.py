@@ -13,9 +13,10 @@ its variables from the outcome).
 
 Magic rounding measures one circuit per sampled basis assignment, i.e. up to one per shot. The
 library would compile and run each as a separate circuit; :class:`BatchedMagicRounding` keeps
-the library's basis sampling and decoding but overrides its one evaluation step so that all
-bases are parameter sets of a single circuit (the basis rotation of each qubit as a U gate
-with parameters), compiled once and sampled with ``Backend.sample``. Its nominal sampler is the
+the library's basis sampling and decoding tables but makes all bases parameter sets of a single
+circuit (the basis rotation of each qubit as a U gate with parameters), compiled once and
+sampled with ``Backend.sample``, and decodes and evaluates all samples as arrays (the library
+does both sample by sample). Its nominal sampler is the
 :class:`~qbench.backends.sampler_adapter.BackendSampler` over the same backend.
 """
 

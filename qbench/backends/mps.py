@@ -40,13 +40,13 @@ _DISCARDED = re.compile(r"discarded_value=([0-9.eE+-]+)")
 
 
 def interaction_graph(circuit: QuantumCircuit) -> np.ndarray:
-    """Symmetric 0/1 adjacency of the qubit pairs that share a two-qubit gate (directives such as
-    barriers are not interactions)."""
+    """Symmetric 0/1 adjacency of the qubit pairs that share a two-qubit gate (a barrier is not
+    an interaction)."""
     n = circuit.num_qubits
     adjacency = np.zeros((n, n), dtype=np.int8)
     for instruction in circuit.data:
         operation = instruction.operation
-        if operation.num_qubits != 2 or getattr(operation, "_directive", False):
+        if operation.num_qubits != 2 or operation.name == "barrier":
             continue
         i, j = (circuit.find_bit(q).index for q in instruction.qubits)
         adjacency[i, j] = adjacency[j, i] = 1

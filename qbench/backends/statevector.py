@@ -105,7 +105,7 @@ PART_OFFSET = 72
 DIAGONAL_TERMS = 8
 
 #: Gate circuits up to this many qubits evaluate many parameter sets together with numpy
-#: (``StatevectorBackend._gate_states``), at most BATCH_AMPLITUDES amplitudes at a time.
+#: (``StatevectorBackend._gate_batches``), at most BATCH_AMPLITUDES amplitudes at a time.
 BATCH_QUBITS = 12
 BATCH_AMPLITUDES = 1 << 20
 
