@@ -114,7 +114,7 @@ def part_mps(uncapped_timeout: float) -> None:
 
 # -- 2. PCE --------------------------------------------------------------------------------------
 def part_pce() -> None:
-    from solvers.pce import PceLoss, brickwork, correlators, regulariser_scale
+    from qbench.solvers.pce import PceLoss, brickwork, correlators, regulariser_scale
     from qbench.backends.statevector import StatevectorBackend
     from qbench.maxcut import qubo_to_maxcut
 
@@ -154,7 +154,7 @@ def part_pce() -> None:
 def part_qrao() -> None:
     from qiskit_optimization.algorithms.qrao import MagicRounding, QuantumRandomAccessEncoding, RoundingContext
 
-    from solvers.qrao import BatchedMagicRounding, objective_values, quadratic_program
+    from qbench.solvers.qrao import BatchedMagicRounding, objective_values, quadratic_program
     from qbench.ansatz import hardware_efficient
     from qbench.backends.sampler_adapter import BackendSampler
     from qbench.backends.statevector import StatevectorBackend

@@ -53,7 +53,7 @@ from qbench.backends.sv_kernels import ROW_BITS, TAN, _gates  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
 from qbench.qubo import Qubo  # noqa: E402
 from qbench.variational import DiagonalCost, normalisation  # noqa: E402
-from problems.mdkp import Generator, generate  # noqa: E402
+from qbench.problems.mdkp import Generator, generate  # noqa: E402
 
 
 def mdkp_with_qubits(n: int):
@@ -159,7 +159,7 @@ def part_end_to_end(n, maxiter, repeats, reps=2):
     from qiskit_optimization.optimizers import COBYLA
 
     from qbench.registry import build_problem
-    from solvers.qaoa import QaoaParams, initial_angles
+    from qbench.solvers.qaoa import QaoaParams, initial_angles
     from tests.helpers import compose_config, run
 
     def overrides_for(generator, maxiter):

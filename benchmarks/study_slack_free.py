@@ -113,7 +113,7 @@ def study(backend: str, seed: int) -> str:
 
 def unbalanced_survey() -> str:
     """Exact ground state of the unbalanced QUBO on small MDKP instances vs brute force."""
-    from problems.mdkp import Generator, generate
+    from qbench.problems.mdkp import Generator, generate
     from qbench.formulations.unbalanced import UnbalancedPenalty
     from qbench.registry import build_problem
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from problems.tsp_edges import TspEdges, subtour_sets  # noqa: E402
+from qbench.problems.tsp_edges import TspEdges, subtour_sets  # noqa: E402
 from qbench.errors import QbenchError  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
 from qbench.formulations.unbalanced import UnbalancedPenalty  # noqa: E402

@@ -47,7 +47,7 @@ from qbench.errors import ConfigError
 from qbench.instances import ManifestEntry
 from qbench.params import check
 from qbench.problem import Evaluation, Problem, ProblemFamily, Reference
-from problems.hawq import NETWORKS, read_table
+from qbench.problems.hawq import NETWORKS, read_table
 
 TOLERANCE = 1e-9
 BudgetKind = Literal["size", "bops", "latency"]

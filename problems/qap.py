@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 from qiskit_optimization import QuadraticProgram
 
-from problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
+from qbench.problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
 from qbench.errors import ConfigError, InputFileError
 from qbench.instances import ManifestEntry
 from qbench.params import check

@@ -28,9 +28,9 @@ from typing import Literal
 import numpy as np
 from qiskit_optimization import QuadraticProgram
 
-from problems import tsplib
-from problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
-from problems.tsp_edges import (
+from qbench.problems import tsplib
+from qbench.problems.assignment import AssignmentLayout, AssignmentProblem, add_objective
+from qbench.problems.tsp_edges import (
     CityDistances, EdgeLayout, Subtours, TspEdges, add_edge_model, closed_tour_length,
 )
 from qbench.instances import ManifestEntry

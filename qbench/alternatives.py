@@ -14,8 +14,8 @@ from qbench.qubo import Qubo
 
 def compressed_qubits(qubo: Qubo) -> dict[str, int]:
     """Qubits PCE and QRAO (default settings) need for ``qubo``."""
-    from solvers.pce import PceParams, pce_qubits
-    from solvers.qrao import QraoParams, qrac_encoding
+    from qbench.solvers.pce import PceParams, pce_qubits
+    from qbench.solvers.qrao import QraoParams, qrac_encoding
 
     return {
         "pce": pce_qubits(qubo, PceParams()),

@@ -270,13 +270,13 @@ def _vqe(run: _RunFacts, p: Any) -> Priced:
 
 @lru_cache(maxsize=64)
 def _brickwork_shape(qubits: int, layers: int) -> cm.CircuitShape:
-    from solvers.pce import brickwork
+    from qbench.solvers.pce import brickwork
 
     return cm.CircuitShape.of_circuit(brickwork(qubits, layers))
 
 
 def _pce(run: _RunFacts, p: Any) -> Priced:
-    from solvers.pce import qubits_needed
+    from qbench.solvers.pce import qubits_needed
 
     facts = run.qubo
     nodes = facts.qubits + 1 if p.form == "maxcut" else facts.qubits

@@ -7,13 +7,14 @@ not ``experiment=smoke``. The product's layout keeps ``experiments/`` at the rep
 programmatically rather than through a ``hydra_plugins`` package) presents that directory under
 the group name ``experiment``. Everything else is Hydra's :class:`FileConfigSource`.
 
-The path is absolute (derived from this file, or ``$QBENCH_EXPERIMENTS``), so sweeps behave the
+The path is absolute (the installed ``qbench.experiments`` package, or ``$QBENCH_EXPERIMENTS``), so sweeps behave the
 same from any working directory and in launcher worker processes (Slurm jobs unpickle the config
 loader; importing this module registers the scheme there too).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import List, Optional
@@ -34,7 +35,9 @@ def experiments_dir() -> Path:
     override = os.environ.get("QBENCH_EXPERIMENTS")
     if override:
         return Path(override).resolve()
-    return Path(__file__).resolve().parent.parent / "experiments"
+    # The configs ship as package data of ``qbench.experiments`` (the repository's ``experiments/``);
+    # found without importing it, from an installed wheel and an editable checkout alike.
+    return Path(importlib.util.find_spec("qbench.experiments").submodule_search_locations[0])
 
 
 def search_path_entry() -> str:

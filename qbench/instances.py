@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import importlib.util
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,7 +21,8 @@ from typing import Any
 
 from qbench.errors import InputFileError, InstanceNotFoundError, QbenchError
 
-MANIFEST_DIR = Path(__file__).resolve().parent.parent / "problems"
+#: The manifests ship inside the ``qbench.problems`` package (the repository's ``problems/``).
+MANIFEST_DIR = Path(importlib.util.find_spec("qbench.problems").submodule_search_locations[0])
 RAW_GITHUB = "https://raw.githubusercontent.com"
 
 

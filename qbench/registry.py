@@ -56,7 +56,7 @@ def build_component(cfg: Mapping[str, Any], group: str) -> Any:
 
 def problem_family(kind: str) -> ProblemFamily:
     check_choice("problem", kind)
-    module = importlib.import_module(f"problems.{kind}")
+    module = importlib.import_module(f"qbench.problems.{kind}")
     return module.FAMILY
 
 

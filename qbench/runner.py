@@ -167,7 +167,7 @@ def with_proven_reference(problem: Problem, settings: ReferenceSettings) -> Prob
     """
     if problem.reference.value is not None or not settings.solve:
         return problem
-    from solvers.scip import ScipParams, solve_mip
+    from qbench.solvers.scip import ScipParams, solve_mip
 
     result = solve_mip(problem, ScipParams(time_limit=settings.time_limit))
     if result.status != "optimal" or result.primal is None:

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from problems.mis import Mis
+from qbench.problems.mis import Mis
 from qbench import baseline, report, store
 from qbench.formulations.penalty import PenaltyQubo
 from qbench.problem import Reference

@@ -10,9 +10,9 @@ import pytest
 from qbench.errors import ConfigError, InputFileError
 from qbench.params import build_params
 from qbench.registry import build_problem
-from problems.bitalloc import BitAllocation, Generator, Options, generate, load
-from problems.hawq import read_table
-from solvers.scip import ScipParams, solve_mip
+from qbench.problems.bitalloc import BitAllocation, Generator, Options, generate, load
+from qbench.problems.hawq import read_table
+from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 #: Verified optima (shared instances README: SCIP and brute force agree), rounded to 6 decimals.

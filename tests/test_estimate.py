@@ -63,7 +63,7 @@ def facts(*overrides):
 def test_qrao_qubits_are_the_library_encodings(overrides, instances_dir):
     from qiskit_optimization.algorithms.qrao import QuantumRandomAccessEncoding
 
-    from solvers.qrao import quadratic_program
+    from qbench.solvers.qrao import quadratic_program
 
     _, qubo = facts(*overrides)
     for per_qubit in (1, 2, 3):

@@ -7,7 +7,7 @@ from qbench.formulations.penalty import PenaltyParams, PenaltyQubo
 from qbench.formulations.unbalanced import UnbalancedPenalty
 from qbench.registry import build_problem
 from qbench.solver import SolveContext
-from solvers.exact import ExactSolver
+from qbench.solvers.exact import ExactSolver
 from tests.helpers import brute_force_optimum, run
 
 

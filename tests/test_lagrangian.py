@@ -10,8 +10,8 @@ from qbench.errors import ConfigError
 from qbench.formulations.penalty import PenaltyQubo
 from qbench.registry import build_problem
 from qbench.solver import SolveContext
-from problems.mdkp import Generator, generate
-from solvers.lagrangian import LagrangianParams, LagrangianSolver
+from qbench.problems.mdkp import Generator, generate
+from qbench.solvers.lagrangian import LagrangianParams, LagrangianSolver
 from tests.helpers import brute_force_optimum, run
 
 ALL = sorted(METHODS)

@@ -7,8 +7,8 @@ from qbench import instances
 from qbench.errors import ConfigError, InputFileError
 from qbench.params import build_params
 from qbench.registry import build_problem
-from problems.mdkp import Generator, Mdkp, Options, generate, load
-from solvers.scip import ScipParams, solve_mip
+from qbench.problems.mdkp import Generator, Mdkp, Options, generate, load
+from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 MDKP_NAMES = sorted(instances.manifest("mdkp"))

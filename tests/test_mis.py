@@ -11,8 +11,8 @@ from qbench.errors import ConfigError, InputFileError
 from qbench.formulations.penalty import PenaltyQubo
 from qbench.params import build_params
 from qbench.registry import build_problem
-from problems.mis import Generator, Mis, Options, clique_cover, from_graph, generate, load
-from solvers.scip import ScipParams, solve_mip
+from qbench.problems.mis import Generator, Mis, Options, clique_cover, from_graph, generate, load
+from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 MIS_NAMES = sorted(instances.manifest("mis"))

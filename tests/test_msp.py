@@ -11,8 +11,8 @@ from qbench.errors import ConfigError, InputFileError
 from qbench.formulations.penalty import PenaltyQubo
 from qbench.params import build_params
 from qbench.registry import build_problem
-from problems.msp import Generator, Msp, Options, generate, load
-from solvers.scip import ScipParams, solve_mip
+from qbench.problems.msp import Generator, Msp, Options, generate, load
+from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 MSP_NAMES = sorted(instances.manifest("msp"))

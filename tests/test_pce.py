@@ -8,7 +8,7 @@ from qiskit.quantum_info import Statevector
 from qbench.backends.aer import AerBackend
 from qbench.maxcut import qubo_to_maxcut
 from qbench.qubo import Qubo
-from solvers.pce import PceLoss, brickwork, correlators, qubits_needed, regulariser_scale
+from qbench.solvers.pce import PceLoss, brickwork, correlators, qubits_needed, regulariser_scale
 from tests.helpers import run
 
 

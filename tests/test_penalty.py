@@ -10,7 +10,7 @@ from qbench.errors import ConfigError
 from qbench.formulations.penalty import PenaltyParams, PenaltyQubo
 from qbench.problem import Evaluation, Problem, Reference
 from qbench.registry import build_problem
-from problems.mdkp import Generator, Mdkp, generate
+from qbench.problems.mdkp import Generator, Mdkp, generate
 
 
 def test_hp1_has_the_papers_60_qubo_variables(instances_dir):

@@ -5,12 +5,12 @@ from itertools import permutations
 import numpy as np
 import pytest
 
-from problems.qap import Generator, Options, Qap, generate, load, read_dat, read_sln
+from qbench.problems.qap import Generator, Options, Qap, generate, load, read_dat, read_sln
 from qbench import instances
 from qbench.errors import ConfigError, InputFileError
 from qbench.params import build_params
 from qbench.registry import build_problem
-from solvers.scip import ScipParams, solve_mip
+from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 QAP_NAMES = sorted(instances.manifest("qap"))

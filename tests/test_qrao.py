@@ -11,7 +11,7 @@ from qiskit_optimization.algorithms.qrao import MagicRounding, QuantumRandomAcce
 from qbench.backends.aer import AerBackend
 from qbench.backends.sampler_adapter import BackendSampler
 from qbench.qubo import Qubo
-from solvers.qrao import BatchedMagicRounding, quadratic_program, variable_operators
+from qbench.solvers.qrao import BatchedMagicRounding, quadratic_program, variable_operators
 from tests.helpers import run
 
 

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from problems import bitalloc, mdkp, mis, msp, qap, tsp
+from qbench.problems import bitalloc, mdkp, mis, msp, qap, tsp
 from qbench.errors import ConfigError
 from qbench.problem import Evaluation
 from qbench.records import RunRecord
@@ -259,7 +259,7 @@ def test_store_labels_methods_by_repair_when_it_varies(tmp_path):
 def test_pce_keeps_its_raw_decode_when_the_bit_flip_search_is_natively_worse(monkeypatch):
     """The search minimises QUBO energy, not the native objective; a search result that is
     natively worse than the raw decode (here: every bit set, an overloaded knapsack) is dropped."""
-    import solvers.pce
+    import qbench.solvers.pce
     from qbench.localsearch import LocalSearchResult
 
     def overload(qubo, bits, depth):

@@ -10,7 +10,7 @@ from qbench.problem import Reference
 from qbench.registry import build_problem
 from qbench.runner import with_proven_reference
 from qbench.settings import ReferenceSettings
-from solvers.scip import ScipParams, solve_mip
+from qbench.solvers.scip import ScipParams, solve_mip
 
 
 def pet3():

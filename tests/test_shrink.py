@@ -11,7 +11,7 @@ from qbench.qubo import Qubo
 from qbench.registry import build_problem
 from qbench.formulations.penalty import PenaltyQubo
 from qbench.shrinking import Shrinker, maxcut_to_qubo, sampled_correlations, sdp_correlations, shrink_to
-from problems.mdkp import Generator, generate
+from qbench.problems.mdkp import Generator, generate
 from tests.helpers import run
 
 

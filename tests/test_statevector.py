@@ -209,7 +209,7 @@ def test_decode_many_equals_decode_row_by_row():
     """The learned affine decoder of a penalty encoding (integer slacks) equals the real one;
     a decoder that is not affine is detected and called row by row."""
     from qbench.formulations.base import Encoding
-    from problems.mdkp import Generator, generate
+    from qbench.problems.mdkp import Generator, generate
 
     encoding = PenaltyQubo().encode(generate(Generator(n_items=6, n_constraints=2, seed=3)))
     bits = np.random.default_rng(1).integers(0, 2, (300, encoding.qubits)).astype(np.int8)

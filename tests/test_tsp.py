@@ -6,13 +6,13 @@ from itertools import permutations
 import numpy as np
 import pytest
 
-from problems import tsplib
-from problems.tsp import Generator, Options, Tsp, generate, load
+from qbench.problems import tsplib
+from qbench.problems.tsp import Generator, Options, Tsp, generate, load
 from qbench import instances
 from qbench.errors import ConfigError
 from qbench.params import build_params
 from qbench.registry import build_problem
-from solvers.scip import ScipParams, solve_mip
+from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 TSP_NAMES = sorted(instances.manifest("tsp"))

@@ -13,14 +13,14 @@ from math import comb
 import numpy as np
 import pytest
 
-from problems.tsp import Generator, Options, Tsp, generate
-from problems.tsp_edges import MAX_SUBTOUR_ROWS, TspEdges, count_subtour_sets, subtour_sets
+from qbench.problems.tsp import Generator, Options, Tsp, generate
+from qbench.problems.tsp_edges import MAX_SUBTOUR_ROWS, TspEdges, count_subtour_sets, subtour_sets
 from qbench.errors import ResourceLimitError
 from qbench.linear_model import LinearModel
 from qbench.records import read_record, write_record
 from qbench.registry import build_problem
 from qbench.repair import better
-from solvers.scip import ScipParams, solve_mip
+from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import repo_root, run
 
 

@@ -4,7 +4,7 @@ shipped files, and malformed files (named by file and line)."""
 import numpy as np
 import pytest
 
-from problems import tsplib
+from qbench.problems import tsplib
 from qbench.errors import InputFileError
 
 # Hand-computed (TSPLIB 95, section 2.1-2.5):

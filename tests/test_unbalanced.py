@@ -15,7 +15,7 @@ from qbench.errors import ConfigError
 from qbench.formulations.unbalanced import UnbalancedParams, UnbalancedPenalty
 from qbench.params import build_params
 from qbench.problem import Evaluation, Problem
-from problems.mdkp import Generator, generate
+from qbench.problems.mdkp import Generator, generate
 from tests.helpers import run
 
 

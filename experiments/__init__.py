@@ -1,0 +1,1 @@
+"""The shipped experiment configs (``experiment=NAME``), installed as ``qbench.experiments``."""
