@@ -429,7 +429,34 @@ def execute(plan_: Plan, hydra: Any, progress: bool = True) -> Plan:
     return plan_
 
 
-    os.environ[_SWEEP_PID_ENV] = str(os.getpid())  # inherited by the workers the launcher starts
+def check_launcher(master: DictConfig) -> None:
+    """Refuse, with one line, launcher settings the launcher would only fail on with a traceback."""
+    target = str(OmegaConf.select(master, "hydra.launcher._target_", default=""))
+    choice = HydraConfig.get().runtime.choices.get("hydra/launcher")
+    if target.endswith("JoblibLauncher"):
+        n_jobs = OmegaConf.select(master, "hydra.launcher.n_jobs")
+        if n_jobs == 0:
+            raise ConfigError("hydra.launcher.n_jobs: must be a number of parallel runs >= 1, or "
+                              "negative (-1 = one per CPU core, -2 = all but one), got 0")
+    if target.endswith("SlurmLauncher"):
+        missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+        if missing:
+            raise ConfigError(f"hydra/launcher={choice}: Slurm's {' and '.join(missing)} not found on "
+                              "PATH; run the sweep on a Slurm login node, or use hydra/launcher=local")
+def _record_if_refused(plan_: Plan, run: Run) -> bool:
+    """Record a run estimated past its limits as ``skipped`` (no job is launched for it: on
+    Slurm a job each would be wasted); True when it was refused."""
+    from qbench.records import write_record
+    from qbench.runner import admitted, new_record
+
+    record = new_record(run.config)
+    if admitted(run.config, record):
+        return False
+    directory = plan_.runs_dir / run.key
+    with _locked(directory / LOCK_FILE):
+        if record_status(directory / RECORD_FILE) != "ok":
+            write_record(record, directory)
+    return True
 
 
 @contextlib.contextmanager
@@ -455,14 +482,17 @@ def _progress(plan_: Plan, pending: list[Run], enabled: bool) -> Iterator[None]:
                 seen[run.key] = status
                 new += 1
         if new:
-            failed = sum(1 for s in seen.values() if s != "ok")
-            bar.set_postfix(ok=len(seen) - failed, failed=failed,
+            skipped = sum(1 for s in seen.values() if s == "skipped")
+            failed = sum(1 for s in seen.values() if s not in ("ok", "skipped"))
+            bar.set_postfix(ok=len(seen) - failed - skipped, failed=failed, skipped=skipped,
                             remaining=len(pending) - len(seen), refresh=False)
             bar.update(new)
 
     def poll() -> None:
         while True:
-    os.environ[_SWEEP_PID_ENV] = str(os.getpid())  # inherited by the workers the launcher starts
+            stopping = stop.wait(1.0)
+            poll_once()  # once more after the launcher returned: the last runs land just before
+            if stopping:
                 return
 
     watcher = threading.Thread(target=poll, daemon=True)
@@ -501,7 +531,48 @@ def sweep_job(cfg: DictConfig) -> str:
         if config_key(config) != expected:
             raise RuntimeError(f"run key changed between planning and running ({expected}); "
                                "does the config use a non-deterministic interpolation?")
-    os.environ[_SWEEP_PID_ENV] = str(os.getpid())  # inherited by the workers the launcher starts
+        # A run estimated past its limits is recorded here, without starting a child for it
+        # (the child, started otherwise, estimates it again: the same code decides).
+        record = new_record(config)
+        if not admitted(config, record):
+            write_record(record, directory)
+            return record.status
+        settings = run_settings(config)  # checked when the sweep was planned
+        return run_isolated(config, directory, settings.timeout_s, settings.memory_limit_mb)
+
+
+_watch_started = threading.Lock()  # held once a worker's watchdog runs
+
+
+def _watch_sweep() -> None:
+    """In a local launcher's worker process: end this worker, and the run it supervises, as soon
+    as the sweep's main process is gone (killed, even by SIGKILL), instead of finishing its
+    queue as an orphan. A watchdog thread polls the parent pid: unlike ``PR_SET_PDEATHSIG`` it
+    does not depend on which thread of the main process started the worker, and works on any
+    POSIX system. Workers of other launchers (Ray, Slurm) have other parents and are left alone;
+    so is a job that runs in the main process itself."""
+    sweep_pid = int(os.environ.get(_SWEEP_PID_ENV) or 0)
+    if not sweep_pid or os.getppid() != sweep_pid or not _watch_started.acquire(blocking=False):
+        return
+
+    def watch() -> None:
+        from qbench.isolate import kill_running_children
+
+        while os.getppid() == sweep_pid:
+            time.sleep(0.25)
+        kill_running_children()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="qbench-sweep-watchdog", daemon=True).start()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(inode, modification time in ns) of the file at ``path``; None if there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 @contextlib.contextmanager

@@ -7,6 +7,8 @@ SPSA; nothing here is a home-made optimizer.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,9 +17,10 @@ from typing import Literal
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
-from qbench.errors import ConfigError
 from qbench.params import check
 from qbench.qubo import Qubo
+
+log = logging.getLogger(__name__)
 
 OptimizerName = Literal["COBYLA", "Powell", "L-BFGS-B", "SLSQP", "SPSA", "Nelder-Mead"]
 
@@ -118,6 +121,8 @@ class OptimizationResult:
     seconds: float
     message: str
     success: bool | None = None
+    #: Set when the configured budget was below :func:`minimum_budget` and was raised to it.
+    budget_note: str | None = None
 
 
 def minimize(
@@ -134,7 +139,8 @@ def minimize(
 
     ``jac``, the gradient of ``fun``, is used by the gradient-based methods (L-BFGS-B, SLSQP)
     instead of finite differences, and ignored by the others. A budget below
-    :func:`minimum_budget` is refused as ``<config_path>.maxiter``."""
+    :func:`minimum_budget` is raised to it, noted in ``budget_note`` (naming
+    ``<config_path>.maxiter``)."""
     import scipy.optimize  # noqa: F401  (loads SciPy's own OpenBLAS before its threads are limited below)
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
@@ -143,11 +149,15 @@ def minimize(
 
     n = int(np.asarray(x0).size)
     need = minimum_budget(settings.optimizer, n)
+    budget_note = None
     if settings.maxiter < need:
-        raise ConfigError(
-            f"{config_path}.maxiter: {settings.optimizer} needs at least {need} evaluations for {n} parameters "
-            f"(its first simplex takes n + 1, then one step), got {settings.maxiter}"
-        )
+        # Below n + 2 a simplex method only evaluates its first simplex (SciPy's COBYLA even
+        # raises the budget itself, silently): the budget is raised to the least that takes one
+        # step, and the record says so.
+        budget_note = (f"{config_path}.maxiter raised from {settings.maxiter} to {need}: {settings.optimizer} "
+                       f"needs n + 2 evaluations for n = {n} parameters (its first simplex, then one step)")
+        log.warning(budget_note)
+        settings = dataclasses.replace(settings, maxiter=need)
 
     trace: list[float] = []
     best = [np.inf, np.asarray(x0, dtype=float)]
@@ -189,6 +199,7 @@ def minimize(
     return OptimizationResult(
         x=best[1], fun=float(best[0]), evaluations=len(trace), iterations=iterations,
         trace=trace, seconds=time.perf_counter() - start, message=message, success=success,
+        budget_note=budget_note,
     )
 
 
@@ -284,6 +295,7 @@ def variational_result(backend, prepared, answer, result: OptimizationResult, x0
         "optimizer_iterations": result.iterations,
         "optimizer_message": result.message,
         "optimizer_success": result.success,
+        "optimizer_budget_note": result.budget_note,
         "final_cost": result.fun,
         "optimal_parameters": result.x.tolist(),
         "initial_parameters": np.asarray(x0, dtype=float).tolist(),

@@ -41,3 +41,13 @@ def numba_kernels(monkeypatch):
     from qbench.backends import statevector
 
     monkeypatch.setattr(statevector, "NUMPY_BELOW", 0)
+
+
+@pytest.fixture(autouse=True)
+def _no_global_hydra_left():
+    """``sweep.plan`` leaves Hydra initialised for the sweep that follows it (as the CLI needs);
+    a test must not pass that on to the next test in its process."""
+    yield
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()

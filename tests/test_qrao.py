@@ -136,14 +136,14 @@ def test_qrao_on_the_default_mdkp_is_feasible(rounding):
 
 
 def test_qrao_on_hp1_is_refused_before_allocating_a_state_vector(instances_dir):
-    record = run("solver=qrao", "problem.instance=hp1", "progress=false")
+    record = run("solver=qrao", "problem.instance=hp1", "progress=false", "force=true")  # past the estimate
     assert record.status == "error" and "38 qubits" in record.error and "backend=aer_mps" in record.error
     # Never the solver already in use; PCE's 7 qubits fit.
     assert "solver=qrao" not in record.error and "solver=pce (7 qubits)" in record.error
 
 
 def test_qaoa_on_hp1_is_not_told_to_use_a_qrao_that_would_not_fit_either(instances_dir):
-    record = run("solver=qaoa", "problem.instance=hp1", "progress=false")
+    record = run("solver=qaoa", "problem.instance=hp1", "progress=false", "force=true")  # past the estimate
     assert record.status == "error" and "60 qubits" in record.error and "\n" not in record.error
     assert "solver=pce (7 qubits)" in record.error and "backend=aer_mps" in record.error
     assert "qrao" not in record.error  # its 38 qubits need terabytes here as well

@@ -266,7 +266,7 @@ def test_pce_keeps_its_raw_decode_when_the_bit_flip_search_is_natively_worse(mon
         ones = np.ones_like(bits)
         return LocalSearchResult(bits=ones, energy=-np.inf, moves=1)
 
-    monkeypatch.setattr(solvers.pce, "local_search", overload)
+    monkeypatch.setattr(qbench.solvers.pce, "local_search", overload)
     record = run("solver=pce", "solver.layers=2", "solver.maxiter=5", "repair=none", "progress=false")
     assert record.status == "ok", record.error
     info = record.solver_info
