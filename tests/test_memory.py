@@ -38,7 +38,8 @@ def test_available_memory_is_capped_by_the_address_space_limit():
 @pytest.mark.slow
 def test_a_state_too_large_for_the_sweep_memory_limit_is_refused_up_front(tmp_path):
     config = to_plain(compose_config("problem=mis", "problem.generator.n=26", "solver=qaoa", "solver.reps=1",
-                                     "solver.maxiter=1", "backend=statevector", "progress=false"))
+                                     "solver.maxiter=1", "backend=statevector", "progress=false",
+                                     "force=true"))  # past the estimate, to the guard
     assert run_isolated(config, tmp_path, timeout_s=300, memory_limit_mb=3000) == "error"
     record = json.loads((tmp_path / "record.json").read_text())
     assert record["error"].startswith("26 qubits need about 2.5 GiB on backend statevector but only ")

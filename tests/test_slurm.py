@@ -158,7 +158,7 @@ def test_sweep_through_hydra_submitit_on_slurm(slurm, tmp_path):
            "hydra.launcher.timeout_min=5", "--no-progress"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=repo_root(), timeout=400)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "2 ok, 0 error, 0 timeout, 0 missing of 2 runs" in out.stdout
+    assert "2 ok, 0 error, 0 timeout, 0 skipped, 0 missing of 2 runs" in out.stdout
     records = [json.loads(p.read_text()) for p in sorted(root.rglob("record.json"))]
     assert sorted(r["solver"] for r in records) == ["exact", "scip"]
     assert all(r["status"] == "ok" and r["gap"] == 0 for r in records)

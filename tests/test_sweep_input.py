@@ -185,6 +185,8 @@ SLOW = """\
 output_root: {root}
 timeout_s: 300
 progress: false
+# Past its estimate on purpose: the runs must start and be killed, not be skipped.
+force: true
 problem:
   generator: {{n_items: 4, n_constraints: 2}}
 sweep:
@@ -251,7 +253,7 @@ def test_a_restart_replaces_bad_records_and_sweeps_into_the_given_sweep_dir(expe
                          cwd=repo_root(), timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"qbench: warning: {bad}: key: expected a string, got 7; the run counts as not done" in out.stderr
-    assert "tiny: 2 ok, 0 error, 0 timeout, 0 missing of 2 runs" in out.stdout
+    assert "tiny: 2 ok, 0 error, 0 timeout, 0 skipped, 0 missing of 2 runs" in out.stdout
     assert re.search(r"tiny: 100%\|.*\| 2/2 ", out.stderr.replace("\r", "\n")), out.stderr
     records = [json.loads(p.read_text()) for p in sorted(target.rglob(RECORD_FILE))]
     assert sorted(r["key"] for r in records) == sorted(keys) and all(r["status"] == "ok" for r in records)

@@ -4,7 +4,6 @@ planner composes each choice of config groups once and applies the values itself
 
 from __future__ import annotations
 
-from collections import Counter
 
 import pytest
 
@@ -67,16 +66,3 @@ def test_smoke_plan_is_hydras():
     assert len(plan_.runs) == 18
     for run in plan_.runs:
         assert run.config == full_composition(plan_, hydra, run)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, runs, backends", [
-    ("comparative_study", 1075, {"aer_mps": 475, "statevector": 75 + 126, "ibm": 399}),
-    ("comparative_small", 185, {"aer_mps": 15, "statevector": 170}),
-])
-def test_comparative_grids_declare_where_each_row_runs(name, runs, backends, instances_dir):
-    plan_, _ = sweep.plan([f"experiment={name}", "output_root=/nonexistent/study"])
-    assert len(plan_.runs) == runs
-    assert Counter(r.config["backend"]["name"] for r in plan_.runs) == backends
-    hardware = [r for r in plan_.runs if r.config["backend"]["name"] == "ibm"]
-    assert {r.config["solver"]["name"] for r in hardware} <= {"qaoa", "ma_qaoa", "ws_qaoa"}
