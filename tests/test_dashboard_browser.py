@@ -150,7 +150,11 @@ def test_leaderboard_in_chromium_shows_the_records_and_follows_a_filter(served, 
     assert sum(int(r["runs"]) for r in filtered.values()) == len(sa)
     penalty = [r for r in sa if r.problem == "mdkp" and r.formulation == "penalty"]
     assert int(filtered[("mdkp", "sa / penalty")]["runs"]) == len(penalty) == 2
-    assert float(filtered[("mdkp", "sa / unbalanced")]["feasible"]) == 0.0
+    unbalanced = [r for r in sa if r.problem == "mdkp" and r.formulation == "unbalanced"]
+    assert float(filtered[("mdkp", "sa / unbalanced")]["feasible"]) == (
+        sum(bool(r.feasible) for r in unbalanced) / len(unbalanced))
+    # The annealer's own answer is infeasible there; the greedy repair makes it feasible.
+    assert not any(r.raw_feasible for r in unbalanced) and all(r.feasible for r in unbalanced)
 
     browser.find_element(By.TAG_NAME, "h1").click()  # close the dropdown before the picture
     time.sleep(1)
