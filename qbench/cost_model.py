@@ -45,19 +45,24 @@ MiB = 1 << 20
 #: (measured: 290-420 MiB for the runs of the smoke experiment).
 BASE_BYTES = 400 * MiB
 #: Seconds of every run outside its solver: building the problem, the reference, the
-#: formulation, evaluating the answer (measured 0.07-0.4 s for small instances; the imports
+#: formulation, evaluating the answer (measured 0.02-0.4 s for small instances; the imports
 #: happen before the run's clock starts, when it is estimated).
-RUN_OVERHEAD_S = 0.1
+RUN_OVERHEAD_S = 0.05
 #: Starting a run's process in a sweep (Python and the imports before the run's clock: 2-3 s
 #: measured); not part of the run's estimate, which compares with its ``times.total``.
 PROCESS_START_S = 3.0
 #: Building and binding a Qiskit circuit, per gate (QAOA layouts: one parameter expression
 #: per term; measured 25-60 us).
 CIRCUIT_GATE_S = 40e-6
-#: Optimizer bookkeeping per cost evaluation (SciPy, traces, the cost's own arrays).
-EVALUATION_S = 150e-6
-#: Decoding and evaluating one distinct sampled answer natively (``qbench.sampling``).
-ANSWER_S = 40e-6
+#: Optimizer bookkeeping per cost evaluation (SciPy, traces, the cost's own arrays): COBYLA's
+#: own work 0.3-0.9 ms per evaluation (measured, 6-270 parameters), the others' 0.01-0.2 ms;
+#: and importing SciPy's optimizers once where the solver's module has not (0.15-0.3 s).
+EVALUATION_S = {"COBYLA": 0.9e-3}
+DEFAULT_EVALUATION_S = 0.15e-3
+OPTIMIZER_SETUP_S = 0.15
+#: Choosing the answer from the final samples (``qbench.sampling``), per sample: distinct rows,
+#: decoding, native evaluation of the distinct answers (fewer than the samples).
+ANSWER_S = 10e-6
 #: QUBO energies of sampled bitstrings: per shot and squared variable count.
 ENERGY_S = 1.5e-9
 
@@ -183,7 +188,7 @@ def _most_crossings(n: int, lo: np.ndarray, hi: np.ndarray) -> int:
 class Workload:
     """Circuit work of a run: ``executions`` evolutions of ``circuit`` while optimising (each
     estimating ``terms`` Pauli terms, or the QUBO cost when 0, from ``shots`` measurements or
-    exactly when ``None``), then ``final_executions`` sampled with ``final_shots`` each."""
+    exactly when ``None``), then ``final_executions`` sampled, ``final_shots`` in all."""
 
     circuit: CircuitShape
     executions: int
@@ -206,10 +211,14 @@ class Cost:
 
 
 #: Building the backend, once per run (imports included): Aer's simulator and pass manager
-#: (2.5-3.6 s measured), a fake device's noise model, a connection to IBM Quantum. The
+#: (1-3.6 s measured, the more the busier the machine), a fake device's noise model, a
+#: connection to IBM Quantum. The
 #: state-vector engine's imports (numba, 0.9 s) happen when the run is estimated, before its
 #: clock starts.
-SETUP_S = {"statevector": 0.1, "aer": 3.0, "aer_gpu": 3.0, "aer_mps": 3.0, "fake_ibm": 6.0, "ibm": 15.0}
+#: Loading the compiled numba kernels a run uses from numba's cache (states from NUMPY_BELOW
+#: qubits; measured 0.5-1.5 s per process). Compiling them, once per install, is not counted.
+KERNEL_LOAD_S = 1.0
+SETUP_S = {"statevector": 0.1, "aer": 1.5, "aer_gpu": 1.5, "aer_mps": 1.5, "fake_ibm": 5.0, "ibm": 15.0}
 
 
 def circuit_cost(work: Workload, backend: dict[str, Any]) -> Cost:
@@ -227,7 +236,7 @@ def circuit_cost(work: Workload, backend: dict[str, Any]) -> Cost:
         cost = _device(work, backend)
     else:
         raise KeyError(name)
-    return Cost(cost.seconds, cost.peak_bytes, cost.basis, SETUP_S.get(name, SETUP_S["aer"]))
+    return Cost(cost.seconds, cost.peak_bytes, cost.basis, cost.setup + SETUP_S.get(name, SETUP_S["aer"]))
 
 
 def _statevector(work: Workload, backend: dict[str, Any]) -> Cost:
@@ -257,7 +266,9 @@ def _statevector(work: Workload, backend: dict[str, Any]) -> Cost:
     seconds = work.executions * (per + sampling) + final
     itemsize = 8 if backend.get("precision") == "single" else 16
     peak = int((itemsize + 24) * size)
-    return Cost(seconds, peak, f"statevector 2^{n}: {how}, {_si(per)} per execution")
+    load = 0.0 if kind == "numpy" else KERNEL_LOAD_S
+    return Cost(seconds, peak, f"statevector 2^{n}: {how}, {_si(per)} per execution"
+                + ("" if kind == "numpy" else " (+ compiling the kernels once per install)"), load)
 
 
 def _shots_s(shots: int | None, n: int) -> float:

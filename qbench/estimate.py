@@ -233,15 +233,19 @@ def cost_shots(run: _RunFacts, p: Any) -> int | None:
 
 
 def _variational(run: _RunFacts, shape: cm.CircuitShape, p: Any, cost_terms: int, build_s: float = 0.0,
-                 label: str = "") -> Priced:
+                 label: str = "", imports: float = cm.OPTIMIZER_SETUP_S) -> Priced:
     evaluations = cost_evaluations(p.optimizer, p.maxiter, shape.parameters)
     work = cm.Workload(shape, evaluations, cost_terms=cost_terms, shots=cost_shots(run, p),
                        final_shots=p.final_shots)
     cost = run.cost(work)
     answers = min(p.final_shots, 2 ** min(shape.qubits, 62)) * cm.ANSWER_S
-    seconds = cost.seconds + evaluations * cm.EVALUATION_S + build_s + answers
+    seconds = cost.seconds + evaluations * _evaluation_s(p.optimizer) + build_s + answers
     basis = f"{label}{p.optimizer} budget {evaluations} evaluations; {cost.basis}"
-    return Priced(seconds, cost.peak_bytes, shape.qubits, basis, setup=cost.setup)
+    return Priced(seconds, cost.peak_bytes, shape.qubits, basis, setup=cost.setup + imports)
+
+
+def _evaluation_s(optimizer: str) -> float:
+    return cm.EVALUATION_S.get(optimizer, cm.DEFAULT_EVALUATION_S)
 
 
 def _qaoa(run: _RunFacts, p: Any) -> Priced:
@@ -251,7 +255,8 @@ def _qaoa(run: _RunFacts, p: Any) -> Priced:
     parameters = p.reps * (n + k + n) if name == "ma_qaoa" else 2 * p.reps
     shape = cm.CircuitShape.of_pairs(n, facts.pairs, p.reps, parameters, warm=name == "ws_qaoa")
     build = shape.gates * cm.CIRCUIT_GATE_S
-    return _variational(run, shape, p, cost_terms=n + k, build_s=build, label=f"QAOA p={p.reps}: ")
+    # (solvers.qaoa imports SciPy's optimizers itself, when the run is estimated)
+    return _variational(run, shape, p, cost_terms=n + k, build_s=build, label=f"QAOA p={p.reps}: ", imports=0.0)
 
 
 @lru_cache(maxsize=256)
@@ -294,7 +299,7 @@ def _pce(run: _RunFacts, p: Any) -> Priced:
                        calls=p.restarts * calls)
     cost = run.cost(work)
     search = p.restarts * _local_search_s(facts.qubits, p.local_search)
-    seconds = cost.seconds + p.restarts * calls * cm.EVALUATION_S + search
+    seconds = cost.seconds + p.restarts * calls * _evaluation_s(p.optimizer) + search
     basis = (f"PCE {nodes} nodes on {n} qubits, {shape.parameters} parameters, {p.optimizer} "
              f"{executions} executions (parameter shift); {cost.basis}")
     return Priced(seconds, cost.peak_bytes, n, basis, setup=cost.setup)
@@ -332,18 +337,21 @@ def _qrao(run: _RunFacts, p: Any) -> Priced:
     work = cm.Workload(shape, evaluations + 1, terms=terms, calls=evaluations + 2, final_executions=bases,
                        final_shots=p.rounding_shots if bases else 0)
     cost = run.cost(work)
-    seconds = cost.seconds + evaluations * cm.EVALUATION_S + (p.rounding_shots if bases else 1) * cm.ANSWER_S
+    seconds = (cost.seconds + evaluations * _evaluation_s(p.optimizer) + bases * ROUNDING_BASIS_S
+               + (p.rounding_shots if bases else 1) * cm.ANSWER_S)
     basis = (f"QRAO {facts.qubits} variables on {n} qubits, {terms} terms, {p.optimizer} {evaluations} "
              f"evaluations + {bases} rounding bases; {cost.basis}")
-    return Priced(seconds, cost.peak_bytes, n, basis, setup=cost.setup + QRAO_SETUP_S)
+    return Priced(seconds, cost.peak_bytes, n, basis, setup=cost.setup)
 
 
+#: Magic rounding's own work per measured basis (qiskit-optimization's bookkeeping, the counts
+#: of each basis as strings; measured 3-8 ms on a busy machine).
+ROUNDING_BASIS_S = 3e-3
 #: dwave-samplers' simulated annealing, per read, sweep and (variable + coupling) (measured
 #: 1.7-4 ns), and importing it (0.3-1.0 s).
 SA_S = 3e-9
 SA_SETUP_S = 0.3
-#: Importing qiskit-optimization's QRAO module.
-QRAO_SETUP_S = 1.5
+
 #: Exhaustive search (``Qubo.all_energies``), per state and variable.
 EXACT_S = 1.2e-9
 #: One Goemans-Williamson SDP with Clarabel, per (nodes)^3 (graph shrinking), and importing cvxpy.

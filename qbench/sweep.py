@@ -635,7 +635,8 @@ def print_estimates(plan_: Plan) -> None:
     if workers:
         wall = (totals["cpu"] + totals["bound"] + started_runs * PROCESS_START_S) / workers
         print(f"  on this machine's {workers} local workers: about {format_seconds(wall)} of wall time "
-              f"(each run's process start-up, ~{PROCESS_START_S:g} s, included)")
+              f"(each run's process start-up, ~{PROCESS_START_S:g} s, included"
+              + ("; IBM device and queue time not)" if counts["device"] else ")"))
     print(f"  largest peak memory {format_bytes(peak)} of {format_bytes(memory)} available ({peak_label})")
     print(f"  {counts['skip']} would be skipped (estimated past timeout_s or the memory; --force starts "
           f"them): {format_seconds(totals['skip'])} if forced")
