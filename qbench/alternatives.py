@@ -8,6 +8,8 @@ the solver already in use, so the one-line refusal names only things that would 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qbench.errors import QubitCapacityError
 from qbench.qubo import Qubo
 
@@ -25,12 +27,19 @@ def compressed_qubits(qubo: Qubo) -> dict[str, int]:
 
 def with_alternatives(error: QubitCapacityError, qubo: Qubo | None, in_use: set[str]) -> str:
     """``error``'s message followed by what would fit instead (``qubo``: the run's QUBO, if known)."""
-    options = list(error.backend_hints)
+    return f"{error}; " + instead(qubo, error.num_qubits, error.fits, in_use, error.backend_hints)
+
+
+def instead(qubo: Qubo | None, num_qubits: int, fits: Callable[[int], bool], in_use: set[str],
+            backend_hints: tuple[str, ...] = ()) -> str:
+    """"use ..." naming ``backend_hints`` and the compressing solvers (not in ``in_use``) whose
+    qubit count for ``qubo`` is below ``num_qubits`` and ``fits``; or says that none would."""
+    options = list(backend_hints)
     if qubo is not None:
         for name, qubits in compressed_qubits(qubo).items():
-            if name not in in_use and qubits < error.num_qubits and error.fits(qubits):
+            if name not in in_use and qubits < num_qubits and fits(qubits):
                 options.append(f"solver={name} ({qubits} qubits)")
     if not options:
-        return f"{error}; neither PCE nor QRAO would fit either"
-    return f"{error}; use " + (" or ".join(options) if len(options) <= 2 else
-                                ", ".join(options[:-1]) + " or " + options[-1])
+        return "neither PCE nor QRAO would fit either"
+    return "use " + (" or ".join(options) if len(options) <= 2 else
+                     ", ".join(options[:-1]) + " or " + options[-1])

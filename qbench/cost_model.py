@@ -25,9 +25,10 @@ on the configured backend. The formulas count the work the backends do:
 Why constants and not a timing taken on each install: the estimate goes into the run record
 and decides whether a run starts, so the same config must give the same estimate wherever and
 whenever it is computed (a timing taken on a busy machine would skip runs that fit). The
-constants were measured on one machine (2 cores of a 2.6 GHz Zen 4, shared; ``python
-benchmarks/calibrate_cost_model.py`` re-measures them and prints the ratios of estimate to
-actual time); the report's ``time / estimate`` column shows how far another machine is off.
+constants were measured on one machine (2 cores of a 2.6 GHz Zen 4, shared with other work;
+CPU times of the pieces, so an idle machine's); ``python benchmarks/calibrate_cost_model.py``
+runs small cases of every kind and prints their time against the estimate, and the report's
+``time/estimate`` column shows how far the model is off for a study's own runs.
 """
 
 from __future__ import annotations

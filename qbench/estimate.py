@@ -79,10 +79,25 @@ def admit(config: dict[str, Any], memory: int | None = None) -> Verdict:
     if timeout and not found.bound and found.seconds > float(timeout):
         reasons.append(f"estimated {format_seconds(found.seconds)} > timeout_s {float(timeout):g} s")
     if found.peak_bytes > memory:
-        reasons.append(f"estimated peak memory {format_bytes(found.peak_bytes)} > {format_bytes(memory)} available")
+        hint = _instead(config, found, memory)
+        reasons.append(f"estimated peak memory {format_bytes(found.peak_bytes)} > {format_bytes(memory)} "
+                       f"available{hint}")
     if not reasons:
         return Verdict(found)
     return Verdict(found, "; ".join(reasons) + f" ({found.basis}); force=true (or --force) runs it anyway")
+
+
+def _instead(config: dict[str, Any], found: Estimate, memory: int) -> str:
+    """What would fit instead of a state-vector run past ``memory`` (as the engine's guard says)."""
+    if (config.get("backend") or {}).get("name") != "statevector" or not found.qubits:
+        return ""
+    from qbench.alternatives import instead
+
+    itemsize = 8 if (config.get("backend") or {}).get("precision") == "single" else 16
+    in_use = {str((config.get("solver") or {}).get("name"))}
+    return "; " + instead(_RunFacts(config).qubo.qubo, found.qubits,
+                          lambda q: (itemsize + 24) * 2.0 ** q + cm.BASE_BYTES <= memory, in_use,
+                          ("backend=aer_mps",))
 
 
 def available_memory(config: dict[str, Any]) -> int:

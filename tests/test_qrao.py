@@ -136,6 +136,9 @@ def test_qrao_on_the_default_mdkp_is_feasible(rounding):
 
 
 def test_qrao_on_hp1_is_refused_before_allocating_a_state_vector(instances_dir):
+    record = run("solver=qrao", "problem.instance=hp1", "progress=false")
+    assert record.status == "skipped" and "38 qubits" in record.error and "backend=aer_mps" in record.error
+    assert "solver=qrao" not in record.error and "solver=pce (7 qubits)" in record.error
     record = run("solver=qrao", "problem.instance=hp1", "progress=false", "force=true")  # past the estimate
     assert record.status == "error" and "38 qubits" in record.error and "backend=aer_mps" in record.error
     # Never the solver already in use; PCE's 7 qubits fit.

@@ -48,6 +48,7 @@ sweep:
       solver.num_reads: 100000
       solver.num_sweeps: 100000
       timeout_s: 3
+      force: true
 """
 
 # Resume grid: 2 quick exact runs and one annealing run of several seconds = 3 runs.
