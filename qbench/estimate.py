@@ -396,16 +396,19 @@ def _scip(run: _RunFacts, p: Any) -> Priced:
 
 def _inner(run: _RunFacts, name: str, overrides: dict[str, Any], defaults: dict[str, Any]) -> tuple[dict, Any]:
     """The inner solver's config and parameters (as ``qbench.inner.build_inner_solver``)."""
-    from omegaconf import OmegaConf
-
-    from qbench import registry
-
-    cfg = OmegaConf.to_container(OmegaConf.load(registry.CONF_DIR / "solver" / f"{name}.yaml"))
+    cfg = dict(_inner_config(name))
     for key, value in defaults.items():
         if key in cfg and key not in overrides and value is not None:
             cfg[key] = value
     cfg.update(overrides)
     return cfg, _solver_params(cfg)
+
+
+@lru_cache(maxsize=None)
+def _inner_config(name: str) -> dict[str, Any]:
+    from qbench.inner import solver_config
+
+    return solver_config(name)
 
 
 def _with_qubo(run: _RunFacts, facts: QuboFacts, solver_cfg: dict) -> _RunFacts:

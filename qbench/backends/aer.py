@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
-from qiskit.transpiler import generate_preset_pass_manager
+from qiskit.transpiler import Target, generate_preset_pass_manager
 
 from qbench.backends.base import Backend, run_estimator, run_sampler
 from qbench.backends.mps import QubitOrder, Truncation, chain_positions, diagnose, relabelled
@@ -45,6 +45,16 @@ class AerParams:
         check(0 <= self.optimization_level <= 3, "optimization_level", "must be 0..3")
         check(self.mps_max_bond_dimension >= 0, "mps_max_bond_dimension", "must be >= 0")
         check(self.mps_truncation_threshold >= 0, "mps_truncation_threshold", "must be >= 0")
+
+
+def any_width_target(target: Target) -> Target:
+    """``target``'s instructions on any number of qubits. Aer declares 63 qubits for its MPS
+    method (a placeholder in qiskit-aer: the method's limit is its bond dimension, not the
+    width), and a preset pass manager for that target cannot lower a wider circuit."""
+    wide = Target(num_qubits=None)
+    for name in target.operation_names:
+        wide.add_instruction(target.operation_from_name(name), name=name)
+    return wide
 
 
 class AerBackend(Backend):
@@ -81,7 +91,9 @@ class AerBackend(Backend):
         self._last: tuple[QuantumCircuit, np.ndarray] | None = None  # last circuit simulated, first row
         self._diagnosed: tuple[tuple, Truncation] | None = None
         self._pass_manager = generate_preset_pass_manager(
-            optimization_level=self.params.optimization_level, backend=self.simulator
+            optimization_level=self.params.optimization_level,
+            target=any_width_target(self.simulator.target) if self.mps else None,
+            backend=None if self.mps else self.simulator,
         )
 
     @property
