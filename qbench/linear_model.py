@@ -95,6 +95,27 @@ class LinearModel:
     def eq_residual(self, x: np.ndarray) -> np.ndarray:
         return self.eq @ np.asarray(x, dtype=float) - self.eq_rhs
 
+    def native_objectives(self, xs: np.ndarray) -> np.ndarray:
+        """``f(x) = sign * g(x)`` of every row of ``xs``: the native objective wherever the row
+        is feasible (see :class:`~qbench.problem.Problem`)."""
+        xs = np.asarray(xs, dtype=float)
+        values = self.offset + xs @ self.linear
+        if np.any(self.quadratic):
+            values += np.sum((xs @ self.quadratic) * xs, axis=1)
+        return self.sign * values
+
+    def feasible_rows(self, xs: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        """Whether each row of ``xs`` satisfies every row of the model (within ``tol`` relative
+        to each right-hand side)."""
+        xs = np.asarray(xs, dtype=float)
+        ok = np.ones(len(xs), dtype=bool)
+        for rows, rhs, equal in ((self.ineq, self.ineq_rhs, False), (self.eq, self.eq_rhs, True)):
+            if rows.shape[0]:
+                residual = xs @ rows.T - rhs
+                slack = tol * np.maximum(1.0, np.abs(rhs))
+                ok &= np.all(np.abs(residual) <= slack if equal else residual <= slack, axis=1)
+        return ok
+
     def qubo(
         self,
         ineq_linear: np.ndarray | None = None,

@@ -129,12 +129,11 @@ def method_labels(frame: pd.DataFrame) -> pd.Series:
     labels = pd.Series(frame["solver"].astype(str), index=frame.index, dtype=object)
     for solver, group in frame.groupby("solver"):
         params = [json.loads(p) if isinstance(p, str) else {} for p in group["solver_params"]]
-        keys = sorted({k for p in params for k in p})
-        varying = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True) for p in params}) > 1]
+        varying = varying_keys(params)
         show_formulation = group["formulation"].nunique(dropna=True) > 1
         show_repair = group["repair"].nunique(dropna=True) > 1
         for index, p, formulation, repair in zip(group.index, params, group["formulation"], group["repair"]):
-            label = " ".join([str(solver)] + [f"{k}={_short(p.get(k))}" for k in varying])
+            label = " ".join([str(solver)] + [f"{k}={setting_text(p.get(k))}" for k in varying])
             if show_repair:
                 label += f" repair={repair}"
             if show_formulation:
@@ -143,7 +142,15 @@ def method_labels(frame: pd.DataFrame) -> pd.Series:
     return labels
 
 
-def _short(value: Any) -> str:
+def varying_keys(settings: list[dict[str, Any]]) -> list[str]:
+    """The keys (sorted) whose values are not the same in all of ``settings`` (a missing key
+    counts as null)."""
+    keys = sorted({k for p in settings for k in p})
+    return [k for k in keys if len({json.dumps(p.get(k), sort_keys=True) for p in settings}) > 1]
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value in a label: JSON for a list or mapping, else as printed."""
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 

@@ -88,6 +88,11 @@ class Encoding:
         offset, matrix = affine
         return (offset + bits.astype(np.float64) @ matrix).round().astype(np.int8)
 
+    def affine_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(c, A^T)`` with ``decode(b) == round(c + b @ A^T)``, or ``None`` for a decoder that
+        is not affine (see :meth:`decode_many`)."""
+        return self._affine_decoder()
+
     @property
     def decodes_affinely(self) -> bool:
         """Whether :meth:`decode_many` decodes by one matrix product (cheap for any number of
