@@ -241,6 +241,7 @@ def _qbench(*args: str) -> subprocess.CompletedProcess:
                           cwd=repo_root(), env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_cli_random_run_prints_the_comparison(tmp_path, instances_dir):
     out = _qbench("run", "problem=mis", "problem.instance=1tc.8", "solver=random", f"output_root={tmp_path}")
     assert out.returncode == 0, out.stderr

@@ -24,6 +24,7 @@ def records_under(root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob("record.json"))]
 
 
+@pytest.mark.slow
 def test_run_prints_summary_and_writes_one_record(tmp_path, instances_dir):
     out = qbench("run", "problem=mdkp", "problem.instance=hp1", "solver=scip", f"output_root={tmp_path}")
     assert out.returncode == 0, out.stderr
@@ -39,6 +40,7 @@ def test_run_prints_summary_and_writes_one_record(tmp_path, instances_dir):
     assert not list(tmp_path.rglob(".record-*"))  # no temporary left behind
 
 
+@pytest.mark.slow
 def test_default_generated_run_gets_a_scip_proven_reference(tmp_path):
     out = qbench("run", "solver=sa", f"output_root={tmp_path}")
     assert out.returncode == 0, out.stderr
@@ -47,6 +49,7 @@ def test_default_generated_run_gets_a_scip_proven_reference(tmp_path):
     assert record["gap"] is not None and record["gap"] >= 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -112,6 +115,7 @@ def test_refused_before_hydra_is_one_line_and_still_an_error_record(tmp_path, ca
         assert record["seed"] is None  # not an integer: not recorded as one
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("debug", [False, True])
 def test_qbench_debug_shows_the_traceback_of_an_internal_error(tmp_path, debug):
     # A component class without a Params schema: a bug, not a user error.
@@ -124,6 +128,7 @@ def test_qbench_debug_shows_the_traceback_of_an_internal_error(tmp_path, debug):
     assert "Traceback" in record["error_traceback"]
 
 
+@pytest.mark.slow
 def test_error_run_still_writes_an_error_record(tmp_path):
     out = qbench("run", "problem.generator.n_items=0", f"output_root={tmp_path}")
     assert out.returncode == 2
@@ -132,6 +137,7 @@ def test_error_run_still_writes_an_error_record(tmp_path):
     assert "n_items" in record["error"] and record["objective"] is None
 
 
+@pytest.mark.slow
 def test_malformed_file_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.dat"
     bad.write_text("3 1 10\n5 6 x\n1 2 3\n4\n")
@@ -140,6 +146,7 @@ def test_malformed_file_names_file_and_line(tmp_path):
     assert f"{bad}:2: instance profit[2]: expected a number, got 'x'" in out.stderr
 
 
+@pytest.mark.slow
 def test_list_shows_groups_and_instances(instances_dir):
     out = qbench("list")
     assert out.returncode == 0, out.stderr
@@ -153,6 +160,7 @@ def test_instances_fetch_unknown_name_is_one_line():
     assert out.stderr.strip() == "qbench: error: unknown instance 'nosuch'; see `python -m qbench instances list`"
 
 
+@pytest.mark.slow
 def test_multirun_sweeps_and_keeps_going(tmp_path):
     out = qbench("run", "-m", "solver=exact,sa", "problem.generator.n_items=4", f"output_root={tmp_path}")
     assert out.returncode == 0, out.stderr

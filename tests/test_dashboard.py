@@ -236,6 +236,7 @@ def test_cli_refuses_a_missing_directory_in_one_line(tmp_path):
 
 
 # --- the app (AppTest) ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_every_view_renders_and_shows_the_records(results, records, monkeypatch):
     at = _app(results[0], monkeypatch)
     assert [t.label for t in at.tabs] == ["Overview", "Leaderboard", "Plots", "Run detail"]
@@ -249,6 +250,7 @@ def test_every_view_renders_and_shows_the_records(results, records, monkeypatch)
     assert len(at.get("vega_lite_chart")) >= 6  # five plots (convergence included), a solution
 
 
+@pytest.mark.slow
 def test_filters_change_the_numbers(results, records, monkeypatch):
     at = _app(results[0], monkeypatch)
     before = _leaderboard(at)
@@ -270,6 +272,7 @@ def test_filters_change_the_numbers(results, records, monkeypatch):
     assert [m.value for m in at.metric][:4] == ["2", "1", "1", "1"]  # 2 runs, 1 experiment, 1 ok, 1 error
 
 
+@pytest.mark.slow
 def test_run_detail_draws_each_kind_and_explains_failures(results, records, monkeypatch):
     at = _app(results[0], monkeypatch)
     box = at.selectbox(key="detail_run")
@@ -290,6 +293,7 @@ def test_run_detail_draws_each_kind_and_explains_failures(results, records, monk
         assert any(record.key in j.value for j in at.json)  # the whole record
 
 
+@pytest.mark.slow
 def test_a_record_landing_shows_on_the_next_rerun(results, records, tmp_path, monkeypatch):
     copy = tmp_path / "live"
     shutil.copytree(results[0], copy)
@@ -323,6 +327,7 @@ def test_a_record_the_store_cannot_read_gives_a_message(tmp_path, monkeypatch):
     assert at.warning and "1 record file(s) could not be read" in at.warning[0].value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["empty", "corrupt-only", "missing"])
 def test_empty_corrupt_or_missing_directory_gives_a_message(layout, tmp_path, monkeypatch):
     directory = tmp_path / "results"
@@ -339,6 +344,7 @@ def test_empty_corrupt_or_missing_directory_gives_a_message(layout, tmp_path, mo
     assert bool(at.warning) == (layout == "corrupt-only")
 
 
+@pytest.mark.slow
 def test_invalid_records_are_named_and_left_out_of_every_view(records, tmp_path, monkeypatch):
     from tests.test_store import BAD_FIELDS, write_bad
 
@@ -378,6 +384,7 @@ def _expected_success(records: list[RunRecord], problem: str, solver: str, formu
     return {"instance": runs[0].instance, "runs": len(runs), "successful_runs": wins, "p_s": p, "tts99_s": tts}
 
 
+@pytest.mark.slow
 def test_success_leaderboard_follows_the_records_and_epsilon(results, records, monkeypatch):
     at = _app(results[0], monkeypatch)
     at.multiselect(key="filter_problem").set_value(["mdkp"]).run()

@@ -24,6 +24,8 @@ from qbench.records import write_record
 from tests import dashboard_records
 from tests.helpers import repo_root
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -109,6 +109,7 @@ def cli(*args, cwd):
                           capture_output=True, text=True, cwd=repo_root(), timeout=300)
 
 
+@pytest.mark.slow
 def test_run_refuses_then_force_starts_it(tmp_path):
     """Skipped: exit 2, one line, a record with status skipped; --force: the run happens."""
     args = ["problem=mdkp", "solver=exact", "timeout_s=0.01"]

@@ -36,6 +36,7 @@ def _fresh_secrets(monkeypatch):
     monkeypatch.setattr(secrets, "_secrets", set())
 
 
+@pytest.mark.slow
 def test_fake_ibm_default_device_runs_qaoa_end_to_end():
     record = run(*TINY, "backend=fake_ibm", "solver.maxiter=4", "solver.shots=200", "solver.final_shots=300")
     assert record.status == "ok", record.error
@@ -68,6 +69,7 @@ def test_samples_come_from_the_noisy_routed_circuit_in_logical_bit_order():
     assert prepared.metrics.two_qubit_gates > 4  # routing added SWAPs
 
 
+@pytest.mark.slow
 def test_noise_restricted_to_active_qubits_gives_the_full_models_samples():
     from qiskit_aer import AerSimulator
     from qiskit_aer.primitives import SamplerV2
@@ -90,6 +92,7 @@ def test_noise_restricted_to_active_qubits_gives_the_full_models_samples():
         assert len(np.unique(samples[0], axis=0)) > 2  # noisy: not only the two GHZ-like outcomes
 
 
+@pytest.mark.slow
 def test_fake_ibm_is_deterministic_for_a_seed():
     first, second, other = run(*FAST, *MANILA), run(*FAST, *MANILA), run(*FAST, *MANILA, "seed=1")
     assert first.status == second.status == other.status == "ok", first.error
@@ -98,6 +101,7 @@ def test_fake_ibm_is_deterministic_for_a_seed():
     assert other.solver_info["trace"] != first.solver_info["trace"]
 
 
+@pytest.mark.slow
 def test_ibm_local_testing_mode_matches_fake_ibm_on_the_same_device():
     local, fake = run(*FAST, *LOCAL), run(*FAST, *MANILA)
     assert local.status == "ok", local.error
@@ -109,6 +113,7 @@ def test_ibm_local_testing_mode_matches_fake_ibm_on_the_same_device():
     assert local.solution == fake.solution and local.feasible
 
 
+@pytest.mark.slow
 def test_ibm_batch_mode_with_dynamical_decoupling_runs():
     record = run(*TINY, *LOCAL, "backend.mode=batch", "backend.dynamical_decoupling=true",
                  "backend.dd_sequence=XY4", "solver.maxiter=4", "solver.shots=100", "solver.final_shots=200")
@@ -116,6 +121,7 @@ def test_ibm_batch_mode_with_dynamical_decoupling_runs():
     assert record.solver_info["execution_mode"] == "batch" and record.solver_info["dynamical_decoupling"] == "XY4"
 
 
+@pytest.mark.slow
 def test_ibm_estimator_with_readout_mitigation_in_local_mode():
     from qiskit.quantum_info import SparsePauliOp
 
@@ -176,7 +182,7 @@ class LeakyService:
         return fake_device("fake_manila", "device")
 
 
-@pytest.mark.parametrize("fail", [False, True])
+@pytest.mark.parametrize("fail", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_token_never_reaches_record_or_logs(no_credentials, monkeypatch, caplog, tmp_path, fail):
     monkeypatch.setenv("QISKIT_IBM_TOKEN", FAKE_TOKEN)
     monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", LeakyService)
@@ -233,6 +239,7 @@ def test_saved_account_token_is_redacted_too(no_credentials, monkeypatch, caplog
 
 
 
+@pytest.mark.slow
 def test_device_qiskit_cannot_compile_for_is_a_one_line_error():
     from qbench.errors import ConfigError
 

@@ -61,6 +61,7 @@ def _assert_bounds_hold(problem, optimum):
         assert all(on_correct_side(t["dual_value"], optimum, problem.sense) for t in result.info["trace"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,name", SMALL_SHIPPED)
 def test_every_method_bounds_every_small_shipped_instance(instances_dir, kind, name):
     problem = build_problem({"name": kind, "instance": name, **({"index": None} if kind == "mdkp" else {})})
@@ -68,6 +69,7 @@ def test_every_method_bounds_every_small_shipped_instance(instances_dir, kind, n
     _assert_bounds_hold(problem, problem.reference.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", SMALL_GENERATED, ids=lambda s: f"{s['name']}-{s.get('generator', {})}")
 def test_every_method_bounds_generated_instances_of_every_class(spec):
     problem = build_problem(spec)
@@ -81,6 +83,7 @@ def test_market_split_bound_is_the_least_squared_violation():
         assert solve(problem).dual_bound == optimum
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ALL)
 def test_pet2_bound_is_above_the_verified_optimum(instances_dir, method):
     problem = build_problem({"name": "mdkp", "instance": "pet2", "index": None})

@@ -18,6 +18,7 @@ def problem(name: str, **options):
     return build_problem({"name": "mdkp", "instance": name, "index": None, **options})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MDKP_NAMES)
 def test_scip_reproduces_every_reference(instances_dir, name):
     p = problem(name)

@@ -55,6 +55,7 @@ def _scip_reproduces(name):
     assert p.evaluate(result.x).feasible
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", M3)
 def test_scip_finds_a_split_of_every_m3_instance(instances_dir, name):
     _scip_reproduces(name)

@@ -51,8 +51,9 @@ def test_a_copied_file_with_its_sln_gets_the_evaluated_reference(instances_dir, 
 
 
 @pytest.mark.parametrize("n,seed,mip", [
-    (4, 0, "adams_johnson"), (5, 1, "adams_johnson"), (6, 2, "adams_johnson"),
-    (4, 3, "kaufman_broeckx"), (6, 4, "kaufman_broeckx"),
+    (4, 0, "adams_johnson"), (5, 1, "adams_johnson"),
+    pytest.param(6, 2, "adams_johnson", marks=pytest.mark.slow),
+    (4, 3, "kaufman_broeckx"), pytest.param(6, 4, "kaufman_broeckx", marks=pytest.mark.slow),
 ])
 def test_scip_matches_brute_force(n, seed, mip):
     p = generate(Generator(n=n, seed=seed), Options(mip=mip))

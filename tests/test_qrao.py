@@ -135,6 +135,7 @@ def test_qrao_on_the_default_mdkp_is_feasible(rounding):
         assert record.solver_info["distinct_samples"] == 1 and record.solver_info["total_shots"] == 0
 
 
+@pytest.mark.slow
 def test_qrao_on_hp1_is_refused_before_allocating_a_state_vector(instances_dir):
     record = run("solver=qrao", "problem.instance=hp1", "progress=false")
     assert record.status == "skipped" and "38 qubits" in record.error and "backend=aer_mps" in record.error
@@ -145,6 +146,7 @@ def test_qrao_on_hp1_is_refused_before_allocating_a_state_vector(instances_dir):
     assert "solver=qrao" not in record.error and "solver=pce (7 qubits)" in record.error
 
 
+@pytest.mark.slow
 def test_qaoa_on_hp1_is_not_told_to_use_a_qrao_that_would_not_fit_either(instances_dir):
     record = run("solver=qaoa", "problem.instance=hp1", "progress=false", "force=true")  # past the estimate
     assert record.status == "error" and "60 qubits" in record.error and "\n" not in record.error

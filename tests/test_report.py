@@ -221,6 +221,7 @@ def test_leaderboard_shows_tts99_with_its_interval(tmp_path, capsys):
     assert [list(p) for p in stored.loc["sa1", "incumbents"]] == [[1.1, 3000.0]]
 
 
+@pytest.mark.slow
 def test_report_epsilon_is_a_threshold_on_the_gap(tmp_path, capsys):
     leaderboard_study(tmp_path)
     result = subprocess.run([sys.executable, "-m", "qbench", "report", str(tmp_path), "--epsilon", "0.05"],

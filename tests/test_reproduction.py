@@ -49,6 +49,7 @@ def records(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_document_has_every_section_and_the_baseline_verdicts(records, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(reproduction, "SAC94", ("pb4",))  # the published qubit range, from one instance
     out = tmp_path / "docs" / "reproduction.md"

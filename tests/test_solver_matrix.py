@@ -30,6 +30,7 @@ SOLVERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", TINY)
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_every_solver_is_feasible_on_a_tiny_instance_of_every_class(solver, kind):

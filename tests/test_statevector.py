@@ -123,7 +123,7 @@ def test_integer_unit():
 
 @pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle", "warm_start"])
 @pytest.mark.parametrize("block", [6, 9, 12, 13])
-@pytest.mark.parametrize("reps", [1, 2, 3])
+@pytest.mark.parametrize("reps", [1, 2, pytest.param(3, marks=pytest.mark.slow)])
 def test_cache_tile_layout_matches_aer_state(variant, block, reps):
     """14 qubits in chunks of 6 to 13 qubits: the low pass applies the gates on bits 0-5 row
     by row in registers (bits 0-2 across the lanes of a vector, 3-5 across vectors), the rest
@@ -139,6 +139,7 @@ def test_cache_tile_layout_matches_aer_state(variant, block, reps):
     assert_matches_aer_state(StatevectorBackend(StatevectorParams(block_qubits=block)), layout, cost, qubo, x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["standard", "float_costs", "multi_angle"])
 @pytest.mark.parametrize("reps", [1, 2])
 def test_large_block_with_a_high_pass_matches_aer(variant, reps):
@@ -154,6 +155,7 @@ def test_large_block_with_a_high_pass_matches_aer(variant, reps):
     assert [automatic.block_bits(n) for n in (10, 16, 21, 22, 26)] == [12, 12, 12, 14, 14]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("n", "variant"), [(16, "standard"), (17, "multi_angle"), (17, "warm_start")])
 def test_high_pass_moving_tiles_with_gates_matches_aer(n, variant):
     """A high pass of 4 or 5 RX gates takes its first two gates on the way into the tile and
@@ -415,7 +417,8 @@ TINY = ("problem.generator.n_items=3", "problem.generator.n_constraints=1", "pro
         "progress=false", "backend=statevector", "solver.maxiter=10", "solver.final_shots=300", "solver.reps=1")
 
 
-@pytest.mark.parametrize("solver", ["qaoa", "ws_qaoa", "ma_qaoa", "vqe", "cvar_vqe"])
+@pytest.mark.parametrize("solver", ["qaoa", *(pytest.param(s, marks=pytest.mark.slow)
+                                               for s in ("ws_qaoa", "ma_qaoa", "vqe", "cvar_vqe"))])
 def test_every_variational_solver_runs_deterministically(solver):
     extra = ("solver.shots=300",) if solver == "cvar_vqe" else ()
     # 10 evaluations are inside COBYLA's first simplex of these solvers' parameters.
@@ -511,7 +514,8 @@ def test_serial_and_parallel_passes_share_one_compilation(monkeypatch):
 
 
 @pytest.mark.parametrize("beta", [0.3, -0.7, 1.3, 1.565, np.pi / 2 - 1e-12, np.pi / 2, 2.5])
-@pytest.mark.parametrize("n, block", [(14, 12), (16, 14)], ids=["table-phase", "ising-phase"])
+@pytest.mark.parametrize("n, block", [(14, 12), pytest.param(16, 14, marks=pytest.mark.slow)],
+                         ids=["table-phase", "ising-phase"])
 def test_mixer_forms_match_aer(beta, n, block):
     """Every pass applies RX(2 beta) in the tangent form (one multiply-add per value, the product
     of the cosines applied once) unless that product is too small for the precision (see

@@ -83,6 +83,7 @@ def _writer(args) -> None:
         write_record(make_record(key, solver_info={"trace": list(range(200))}), os.path.join(root, "runs", key))
 
 
+@pytest.mark.slow
 def test_concurrent_writers_never_give_a_reader_a_partial_record(tmp_path, capsys):
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(3) as pool:

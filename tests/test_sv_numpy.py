@@ -186,6 +186,7 @@ print(json.dumps({"status": record.status, "qubits": record.qubits, "kernels": l
 """
 
 
+@pytest.mark.slow
 def test_a_small_qaoa_run_loads_and_compiles_no_numba_kernel(tmp_path):
     """Whatever the numba cache holds: in a fresh interpreter, a 6-qubit QAOA run leaves every
     kernel dispatcher without a signature (neither compiled nor loaded from the cache)."""

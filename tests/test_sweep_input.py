@@ -107,6 +107,7 @@ BAD_FILES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", BAD_FILES)
 def test_bad_record_files_are_planned_again_with_a_warning(experiments, tmp_path, capsys, kind):
     keys = _keys(experiments)

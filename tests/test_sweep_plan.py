@@ -9,6 +9,8 @@ import pytest
 
 from qbench import sweep
 
+pytestmark = pytest.mark.slow
+
 GRID = """\
 # @package _global_
 output_root: results/planned
