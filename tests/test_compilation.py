@@ -48,5 +48,7 @@ def test_progress_estimate_leaves_compilation_out(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.count(compilation.ANNOUNCEMENT) == 1
     left = [int(m) for m in re.findall(r"left 00:(\d\d)", err)]
-    assert len(left) >= 2 and max(left) == 0  # 0.6 s x 39 evaluations would show 00:23
+    # 0.6 s x 39 evaluations would show 00:23; the evaluations' own ~0.4 s shows 00:00-00:01,
+    # a few seconds on a loaded machine.
+    assert len(left) >= 2 and max(left) <= 5
     assert compilation.announced() and compilation.seconds() >= 0.6
