@@ -283,7 +283,8 @@ class _Composer:
     def run(self, combo: Sequence[str]) -> Run:
         config = self.job_config(combo)
         key = config_key(config)
-        return Run(overrides=[*combo, f"++sweep.key={key}"], key=key, config=config)
+        # Quoted: Hydra's override grammar reads an unquoted 249270452331e347 as a float (inf).
+        return Run(overrides=[*combo, f"++sweep.key='{key}'"], key=key, config=config)
 
     def job_config(self, combo: Sequence[str]) -> dict[str, Any]:
         """The plain, resolved job config of the grid point ``combo``."""
