@@ -17,26 +17,12 @@ from qbench.qubo import Qubo
 def compressed_qubits(qubo: Qubo) -> dict[str, int]:
     """Qubits PCE and QRAO (default settings) need for ``qubo``."""
     from qbench.solvers.pce import PceParams, pce_qubits
-    from qbench.solvers.qrao import QraoParams
+    from qbench.solvers.qrao import QraoParams, qrao_qubits
 
     return {
         "pce": pce_qubits(qubo, PceParams()),
         "qrao": qrao_qubits(qubo, QraoParams().max_vars_per_qubit),
     }
-
-
-def qrao_qubits(qubo: Qubo, max_vars_per_qubit: int) -> int:
-    """``qrac_encoding(qubo, max_vars_per_qubit).num_qubits`` without building the encoded
-    operator (minutes for 80 variables): the library colours the interaction graph of its Ising
-    coefficients greedily and gives each colour class ``ceil(size / max_vars_per_qubit)``
-    qubits (``QuantumRandomAccessEncoding.encode``, whose partition step is called here)."""
-    from qiskit_optimization.algorithms.qrao import QuantumRandomAccessEncoding
-
-    from qbench.solvers.qrao import quadratic_program
-
-    _, _, quad = QuantumRandomAccessEncoding._generate_ising_coefficients(quadratic_program(qubo))
-    partition = QuantumRandomAccessEncoding._find_variable_partition(quad)
-    return sum(-(-len(variables) // max_vars_per_qubit) for variables in partition.values())
 
 
 def with_alternatives(error: QubitCapacityError, qubo: Qubo | None, in_use: set[str]) -> str:

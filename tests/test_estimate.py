@@ -63,13 +63,13 @@ def facts(*overrides):
 def test_qrao_qubits_are_the_library_encodings(overrides, instances_dir):
     from qiskit_optimization.algorithms.qrao import QuantumRandomAccessEncoding
 
-    from qbench.solvers.qrao import quadratic_program
+    from qbench.solvers.qrao import qrao_qubits, quadratic_program
 
     _, qubo = facts(*overrides)
     for per_qubit in (1, 2, 3):
         encoding = QuantumRandomAccessEncoding(max_vars_per_qubit=per_qubit)
         encoding.encode(quadratic_program(qubo.qubo))
-        assert estimate.qrao_qubits(qubo, per_qubit) == encoding.num_qubits
+        assert qrao_qubits(qubo.qubo, per_qubit) == encoding.num_qubits
 
 
 def test_estimates_name_the_qubits_each_method_uses():

@@ -220,7 +220,7 @@ def test_candidate_counts_are_read_from_the_record():
 
 
 def test_qrao_qubits_are_the_encodings_without_building_it():
-    from qbench.alternatives import qrao_qubits
+    from qbench.solvers.qrao import qrao_qubits
     from qbench.solvers.qrao import qrac_encoding
 
     for config in (TINY_MDKP, {"name": "mdkp"}, {"name": "mis", "generator": {"n": 12}},
