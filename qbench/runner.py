@@ -22,6 +22,7 @@ from qbench import baseline, registry, secrets
 from qbench.alternatives import with_alternatives
 from qbench.errors import QbenchError, QubitCapacityError
 from qbench.incumbents import history
+from qbench.mip import solve_mip
 from qbench.params import to_plain
 from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
 from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
@@ -167,9 +168,7 @@ def with_proven_reference(problem: Problem, settings: ReferenceSettings) -> Prob
     """
     if problem.reference.value is not None or not settings.solve:
         return problem
-    from qbench.solvers.scip import ScipParams, solve_mip
-
-    result = solve_mip(problem, ScipParams(time_limit=settings.time_limit))
+    result = solve_mip(problem, time_limit=settings.time_limit)
     if result.status != "optimal" or result.primal is None:
         return problem
     reference = Reference(result.primal, "SCIP (proven optimal)", proven=True)
