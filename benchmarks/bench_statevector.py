@@ -52,7 +52,7 @@ from qbench.backends.statevector import PART_OFFSET, StatevectorBackend  # noqa:
 from qbench.backends.sv_kernels import ROW_BITS, TAN, _gates  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
 from qbench.qubo import Qubo  # noqa: E402
-from qbench.variational import DiagonalCost, normalisation  # noqa: E402
+from qbench.qubo_cost import DiagonalCost, normalisation  # noqa: E402
 from qbench.problems.mdkp import Generator, generate  # noqa: E402
 
 

@@ -71,8 +71,9 @@ from qbench.formulations.given import GivenEncoding
 from qbench.linear_model import LinearModel
 from qbench.problem import GAP_TOLERANCE, Problem, optimality_gap
 from qbench.repair import RepairName, repair_answer
+from qbench.sample_rows import unique_rows
 from qbench.sampling import judge as judge_rows
-from qbench.sampling import select_answer, unique_rows
+from qbench.sampling import select_answer
 from qbench.solver import SolveContext
 
 #: Repetitions of the draw per run (fewer when the work cap requires; see :func:`repetitions`).

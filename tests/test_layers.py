@@ -27,3 +27,11 @@ def test_proving_a_reference_loads_no_solver_plugin():
             "problem = dataclasses.replace(build_problem({'name': 'mis'}), reference=Reference.unknown())\n"
             "assert with_proven_reference(problem, ReferenceSettings(solve=True, time_limit=60)).reference.proven\n")
     assert loaded_after(code, ("qbench.solvers",)) == []
+
+
+def test_backends_depend_on_the_qubo_helpers_not_on_solvers():
+    """Backends evaluate a diagonal cost and merge samples with the QUBO helpers
+    (qbench.qubo_cost, qbench.sample_rows), never through the solver or variational layers."""
+    loaded = loaded_after("import qbench.backends.base, qbench.backends.aer, qbench.backends.ibm_fake",
+                          ("qbench.solver", "qbench.variational", "qbench.sampling"))
+    assert loaded == []
