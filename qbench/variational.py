@@ -211,7 +211,7 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     optimise_execute = backend.timings["execute"] - executed_before
     (final,) = backend.sample(prepared, result.x[None, :], sampling.final_shots)
     unique, probabilities = final.distribution()
-    answer = select_answer(ctx, unique, probabilities)
+    answer = select_answer(ctx.encoding(), ctx.problem, unique, probabilities, ctx.selection)
     return variational_result(
         backend, prepared, answer, result, x0, optimizer, optimise_execute,
         final_sampling=FinalSampling(ctx.encoding(), sampling.final_shots, answer),
@@ -253,7 +253,7 @@ def variational_result(backend, prepared, answer, result: OptimizationResult, x0
         "optimise": max(result.seconds - optimise_execute, 0.0),
     }
     return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=info, timings=timings,
-                        final_sampling=final_sampling)
+                        final_sampling=final_sampling, answer=answer)
 
 
 @dataclass(frozen=True)

@@ -35,3 +35,9 @@ def test_backends_depend_on_the_qubo_helpers_not_on_solvers():
     loaded = loaded_after("import qbench.backends.base, qbench.backends.aer, qbench.backends.ibm_fake",
                           ("qbench.solver", "qbench.variational", "qbench.sampling"))
     assert loaded == []
+
+
+def test_answer_selection_depends_on_no_solver_context():
+    """select_answer takes the samples, the encoding, the problem and the rule as arguments: the
+    module that chooses answers loads no solver layer."""
+    assert loaded_after("import qbench.sampling", ("qbench.solver", "qbench.variational")) == []
