@@ -152,7 +152,7 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float],
     record.qubits = result.qubits
     record.solver_status = result.status
     record.dual_bound = result.dual_bound
-    record.solver_info = result.info
+    record.solver_info = result.record_info()
     if result.final_sampling is not None:
         with _timed(times, "baseline"):
             record_baseline(record, problem, result.final_sampling)

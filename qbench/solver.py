@@ -11,13 +11,17 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
 from qbench.formulations.base import Encoding, Formulation
 from qbench.problem import Problem
 from qbench.sampling import Answer, Selection
+
+if TYPE_CHECKING:
+    from qbench.backends.base import BackendUsage, CircuitMetrics
+    from qbench.variational import OptimizerRun
 
 T = TypeVar("T")
 
@@ -45,15 +49,20 @@ class SolverResult:
     solver's own verdict (``optimal``, ``time_limit``, ``heuristic``, ``infeasible``, ...);
     ``qubits``: qubits the method used (``None`` for classical methods); ``dual_bound``: a bound
     on the optimum in the problem's native units, where the method proves one; ``info``:
-    method-specific facts for the record (traces, probabilities, circuit metrics); ``timings``:
+    the method's own facts for the record (the facts methods share are the typed fields below;
+    :meth:`record_info` puts both in the record's ``solver_info``); ``timings``:
     seconds per phase, merged into the record's time breakdown; ``final_sampling``: the sampled
     distribution the answer came from, ``None`` when the answer was not drawn from one (exact,
     MIP, a single deterministic decode); ``incumbents``: for solvers that keep an incumbent (SCIP,
     the Lagrangian dual), ``(seconds since solve() was called, decision vector)`` each time it
     improved, in order. The runner evaluates them natively and adds the final answer, so a
-    solver without a history leaves this empty. ``answer``: the answer as
+    solver without a history leaves this empty.
+
+    Typed facts, each ``None`` where the method has none: ``answer``: the answer as
     :func:`qbench.sampling.select_answer` or :func:`~qbench.sampling.decoded_answer` chose it,
-    with the samples it was chosen from; ``None`` for a solver that uses neither.
+    with the samples it was chosen from; ``circuit``: the circuit's metrics on the backend's
+    target; ``backend_usage``: the backend's facts and counters; ``optimizer_run``: the classical
+    optimizer's run and trace (:class:`qbench.variational.OptimizerRun`).
     """
 
     x: np.ndarray | None
@@ -65,6 +74,24 @@ class SolverResult:
     final_sampling: FinalSampling | None = None
     incumbents: list[tuple[float, np.ndarray]] = field(default_factory=list)
     answer: Answer | None = None
+    circuit: CircuitMetrics | None = None
+    backend_usage: BackendUsage | None = None
+    optimizer_run: OptimizerRun | None = None
+
+    def record_info(self) -> dict[str, Any]:
+        """The record's ``solver_info``: the answer's facts, the circuit's metrics, the
+        backend's usage and the optimizer's run, in this order, then ``info``."""
+        facts: dict[str, Any] = {}
+        if self.answer is not None:
+            facts.update(self.answer.info())
+        if self.circuit is not None:
+            facts.update(self.circuit.as_dict())
+        if self.backend_usage is not None:
+            facts.update(self.backend_usage.as_dict())
+        if self.optimizer_run is not None:
+            facts.update(self.optimizer_run.as_dict())
+        facts.update(self.info)
+        return facts
 
 
 class Lazy(Generic[T]):

@@ -219,41 +219,49 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     )
 
 
+@dataclass(frozen=True)
+class OptimizerRun:
+    """The classical optimizer's run as a record states it: which optimizer (``name``), what it
+    returned (``result``, with the trace of every evaluation) and where it started (``x0``)."""
+
+    name: str
+    result: OptimizationResult
+    x0: np.ndarray
+
+    def as_dict(self) -> dict:
+        result = self.result
+        return {
+            "optimizer": self.name,
+            "optimizer_evaluations": result.evaluations,
+            "optimizer_iterations": result.iterations,
+            "optimizer_message": result.message,
+            "optimizer_success": result.success,
+            "optimizer_budget_note": result.budget_note,
+            "final_cost": result.fun,
+            "optimal_parameters": result.x.tolist(),
+            "initial_parameters": np.asarray(self.x0, dtype=float).tolist(),
+            "trace": result.trace,
+        }
+
+
 def variational_result(backend, prepared, answer, result: OptimizationResult, x0: np.ndarray,
                        optimizer: OptimizerSettings, optimise_execute: float, final_sampling=None, **extra):
     """The :class:`~qbench.solver.SolverResult` of a variational method, recorded alike for all:
     the chosen answer (:class:`qbench.sampling.Answer`), circuit metrics, the backend's counters,
-    the optimizer's trace, ``extra`` method facts, and the time breakdown (``optimise`` is the
-    optimizer's wall time less ``optimise_execute``, the circuit time spent inside it).
+    the optimizer's run, ``extra`` method facts (``info``), and the time breakdown (``optimise``
+    is the optimizer's wall time less ``optimise_execute``, the circuit time spent inside it).
     ``final_sampling`` (:class:`~qbench.solver.FinalSampling`) when the answer was drawn from a
     sampled distribution."""
     from qbench.solver import SolverResult
 
-    info = {
-        **answer.info(),
-        **prepared.metrics.as_dict(),
-        **backend.info(),
-        "circuit_evaluations": backend.evaluations,
-        "total_shots": backend.shots,
-        "optimizer": optimizer.optimizer,
-        "optimizer_evaluations": result.evaluations,
-        "optimizer_iterations": result.iterations,
-        "optimizer_message": result.message,
-        "optimizer_success": result.success,
-        "optimizer_budget_note": result.budget_note,
-        "final_cost": result.fun,
-        "optimal_parameters": result.x.tolist(),
-        "initial_parameters": np.asarray(x0, dtype=float).tolist(),
-        "trace": result.trace,
-        **extra,
-    }
     timings = {
         "transpile": backend.timings["transpile"],
         "execute": backend.timings["execute"],
         "optimise": max(result.seconds - optimise_execute, 0.0),
     }
-    return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=info, timings=timings,
-                        final_sampling=final_sampling, answer=answer)
+    return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=extra,
+                        timings=timings, final_sampling=final_sampling, answer=answer, circuit=prepared.metrics,
+                        backend_usage=backend.usage(), optimizer_run=OptimizerRun(optimizer.optimizer, result, x0))
 
 
 @dataclass(frozen=True)

@@ -45,5 +45,5 @@ class SimulatedAnnealingSolver(Solver):
             bits[:, variable] = sampleset.record.sample[:, column]
         weights = np.asarray(sampleset.record.num_occurrences, dtype=float)
         answer = select_answer(encoding, ctx.problem, bits, weights / weights.sum(), ctx.selection)
-        return SolverResult(x=answer.x, status="heuristic", info=answer.info(), answer=answer,
+        return SolverResult(x=answer.x, status="heuristic", answer=answer,
                             final_sampling=FinalSampling(encoding, self.params.num_reads, answer))

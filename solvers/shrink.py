@@ -107,7 +107,7 @@ class ShrinkSolver(Solver):
                 "repaired": repaired,
                 "feasible_after_repair": after.feasible,
                 "repair_changed_bits": int(np.count_nonzero(np.asarray(answer) != np.asarray(x))),
-                "inner_info": {k: v for k, v in result.info.items() if k != "trace"},
+                "inner_info": {k: v for k, v in result.record_info().items() if k != "trace"},
             },
             timings={"shrink": max(shrink_seconds, 0.0), **inner.timings()},
             # The inner solver's sampling over the shrunk QUBO, if it sampled (before repair).

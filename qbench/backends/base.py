@@ -44,6 +44,19 @@ class CircuitMetrics:
         }
 
 
+@dataclass(frozen=True)
+class BackendUsage:
+    """What a backend did for a run, as its record states it: the backend's facts
+    (:meth:`Backend.info`), the circuits it evaluated and the shots it drew."""
+
+    facts: dict[str, Any]
+    circuit_evaluations: int
+    total_shots: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.facts, "circuit_evaluations": self.circuit_evaluations, "total_shots": self.total_shots}
+
+
 @dataclass
 class PreparedCircuit:
     """A parametrised circuit compiled for a backend: one ISA circuit for estimation, one with
@@ -141,6 +154,10 @@ class Backend(ABC):
     def info(self) -> dict[str, Any]:
         """Facts about the backend for the record (no secrets)."""
         return {"backend": self.name}
+
+    def usage(self) -> BackendUsage:
+        """Its facts and counters as they stand now."""
+        return BackendUsage(self.info(), self.evaluations, self.shots)
 
     def close(self) -> None:
         """Release sessions or other resources."""
