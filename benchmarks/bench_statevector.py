@@ -68,6 +68,23 @@ def mdkp_with_qubits(n: int):
     raise SystemExit(f"no MDKP instance with {n} QUBO variables")
 
 
+def qubo_program(qubo: Qubo):
+    """``qubo`` as qiskit-optimization's unconstrained minimisation program (for its QAOA)."""
+    from qiskit_optimization import QuadraticProgram
+
+    qp = QuadraticProgram("qubo")
+    names = list(qubo.names) or [f"x[{i}]" for i in range(qubo.num_variables)]
+    for v in names:
+        qp.binary_var(v)
+    rows, cols = np.nonzero(qubo.quadratic)
+    qp.minimize(
+        constant=qubo.offset,
+        linear=dict(zip(names, qubo.linear.tolist())),
+        quadratic={(names[i], names[j]): float(qubo.quadratic[i, j]) for i, j in zip(rows.tolist(), cols.tolist())},
+    )
+    return qp
+
+
 def timed(fn, repeats: int) -> tuple[float, object]:
     """Median wall time of ``repeats`` calls (after the caller's warm-up) and the last value."""
     times, value = [], None
@@ -177,7 +194,7 @@ def part_end_to_end(n, maxiter, repeats, reps=2):
         pass_manager = generate_preset_pass_manager(optimization_level=1, backend=AerSimulator())
         qaoa = QAOA(SamplerV2(seed=0), COBYLA(maxiter=maxiter), reps=reps, initial_point=initial_point,
                     pass_manager=pass_manager)
-        return MinimumEigenOptimizer(qaoa).solve(encoding.program)
+        return MinimumEigenOptimizer(qaoa).solve(qubo_program(encoding.qubo))
 
     generator, encoding = mdkp_with_qubits(n)
     overrides = overrides_for(generator, maxiter)

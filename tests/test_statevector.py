@@ -218,7 +218,7 @@ def test_decode_many_equals_decode_row_by_row():
     expected = np.array([encoding.decode(b) for b in bits])
     np.testing.assert_array_equal(encoding.decode_many(bits), expected)
     assert encoding._affine_decoder() is not None
-    xor = Encoding("xor", encoding.qubo, encoding.program, lambda b: b[:3] ^ b[3:6], 3)
+    xor = Encoding("xor", encoding.qubo, lambda b: b[:3] ^ b[3:6], 3)
     np.testing.assert_array_equal(xor.decode_many(bits), bits[:, :3] ^ bits[:, 3:6])
     assert xor._affine_decoder() is None
 
