@@ -67,7 +67,7 @@ def mps_evaluation(cap: int, order: str, gamma: float = 0.375, beta: float = 0.3
     (default angles: the linear ramp's p = 1 start)."""
     from qbench.ansatz import qaoa_layout
     from qbench.backends.aer import AerBackend, AerParams
-    from qbench.variational import DiagonalCost, normalisation
+    from qbench.qubo_cost import DiagonalCost, normalisation
 
     qubo = qubo_of("problem=mdkp", "problem.instance=hp1")
     cost = DiagonalCost(qubo, scale=normalisation(qubo))

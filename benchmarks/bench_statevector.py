@@ -52,7 +52,7 @@ from qbench.backends.statevector import PART_OFFSET, StatevectorBackend  # noqa:
 from qbench.backends.sv_kernels import ROW_BITS, TAN, _gates  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
 from qbench.qubo import Qubo  # noqa: E402
-from qbench.variational import DiagonalCost, normalisation  # noqa: E402
+from qbench.qubo_cost import DiagonalCost, normalisation  # noqa: E402
 from qbench.problems.mdkp import Generator, generate  # noqa: E402
 
 
@@ -66,6 +66,23 @@ def mdkp_with_qubits(n: int):
             if encoding.qubits == n:
                 return generator, encoding
     raise SystemExit(f"no MDKP instance with {n} QUBO variables")
+
+
+def qubo_program(qubo: Qubo):
+    """``qubo`` as qiskit-optimization's unconstrained minimisation program (for its QAOA)."""
+    from qiskit_optimization import QuadraticProgram
+
+    qp = QuadraticProgram("qubo")
+    names = list(qubo.names) or [f"x[{i}]" for i in range(qubo.num_variables)]
+    for v in names:
+        qp.binary_var(v)
+    rows, cols = np.nonzero(qubo.quadratic)
+    qp.minimize(
+        constant=qubo.offset,
+        linear=dict(zip(names, qubo.linear.tolist())),
+        quadratic={(names[i], names[j]): float(qubo.quadratic[i, j]) for i, j in zip(rows.tolist(), cols.tolist())},
+    )
+    return qp
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
@@ -177,7 +194,7 @@ def part_end_to_end(n, maxiter, repeats, reps=2):
         pass_manager = generate_preset_pass_manager(optimization_level=1, backend=AerSimulator())
         qaoa = QAOA(SamplerV2(seed=0), COBYLA(maxiter=maxiter), reps=reps, initial_point=initial_point,
                     pass_manager=pass_manager)
-        return MinimumEigenOptimizer(qaoa).solve(encoding.program)
+        return MinimumEigenOptimizer(qaoa).solve(qubo_program(encoding.qubo))
 
     generator, encoding = mdkp_with_qubits(n)
     overrides = overrides_for(generator, maxiter)

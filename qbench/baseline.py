@@ -39,7 +39,8 @@ import numpy as np
 from qbench.formulations.base import Encoding
 from qbench.problem import Problem
 from qbench.qubo import Qubo
-from qbench.sampling import judge, unique_rows
+from qbench.sample_rows import unique_rows
+from qbench.sampling import judge
 from qbench.solver import FinalSampling
 
 #: Largest QUBO whose bitstrings are enumerated (2^20 rows, decoded in chunks).

@@ -26,7 +26,7 @@ from qbench.errors import ConfigError
 from qbench.formulations.base import Encoding
 from qbench.overrides import _one_line
 from qbench.params import to_plain
-from qbench.solver import SolveContext, Solver, SolverResult
+from qbench.solver import Lazy, SolveContext, Solver, SolverResult
 
 #: Solvers that run inner solvers themselves (nesting them is not supported).
 OUTER_SOLVERS = ("lagrangian", "shrink")
@@ -89,12 +89,16 @@ class InnerRuns:
     solves: int = 0
     seconds: float = 0.0
     qubits: list[int] = field(default_factory=list)
+    #: The run's backend as the inner solves share it, built when the first of them needs it.
+    backend: Lazy[Any] = field(init=False, repr=False)
 
-    def solve(self, encoding: Encoding, sample_log: list | None = None) -> tuple[np.ndarray, SolverResult]:
+    def __post_init__(self) -> None:
+        self.backend = Lazy(self.ctx.backend)
+
+    def solve(self, encoding: Encoding) -> tuple[np.ndarray, SolverResult]:
         """The inner solver's answer on ``encoding`` (decoded: the problem's variables) and its
         result. Each solve gets its own seed, derived from the run's."""
-        child = self.ctx.inner(encoding, seed=self.ctx.seed * 1000 + self.solves)
-        child.sample_log = sample_log
+        child = self.ctx.inner(encoding, seed=self.ctx.seed * 1000 + self.solves, backend_factory=self.backend)
         start = time.perf_counter()
         result = self.solver.solve(child)
         self.seconds += time.perf_counter() - start
@@ -105,11 +109,12 @@ class InnerRuns:
         return np.asarray(result.x, dtype=np.int8), result
 
     def samples(self, encoding: Encoding) -> tuple[np.ndarray, np.ndarray] | None:
-        """The final sample distribution (QUBO bits, probabilities) of one inner solve on
-        ``encoding``, or None when the inner solver draws no samples (``exact``)."""
-        log: list = []
-        self.solve(encoding, sample_log=log)
-        return log[-1] if log else None
+        """The sample distribution (QUBO bits, probabilities) the answer of one inner solve on
+        ``encoding`` was chosen from, or None when the inner solver draws no samples (``exact``)."""
+        _, result = self.solve(encoding)
+        if result.answer is None:
+            return None
+        return result.answer.samples, result.answer.sample_probabilities
 
     @staticmethod
     def proves_optimal(result: SolverResult) -> bool:
@@ -119,7 +124,6 @@ class InnerRuns:
 
     def timings(self) -> dict[str, float]:
         times = {"inner": self.seconds}
-        backend = self.ctx.backend_in_use
-        if backend is not None:
-            times.update({k: float(v) for k, v in backend.timings.items()})
+        if self.backend.value is not None:
+            times.update({k: float(v) for k, v in self.backend.value.timings.items()})
         return times

@@ -163,21 +163,6 @@ def symmetric_to_qubo(linear: np.ndarray, full: np.ndarray, offset: float, names
     )
 
 
-def qubo_program(qubo: Qubo, name: str = "qubo") -> QuadraticProgram:
-    """The unconstrained minimisation program of ``qubo`` (what an :class:`Encoding` carries)."""
-    qp = QuadraticProgram(name)
-    names = list(qubo.names) or [f"x[{i}]" for i in range(qubo.num_variables)]
-    for v in names:
-        qp.binary_var(v)
-    rows, cols = np.nonzero(qubo.quadratic)
-    qp.minimize(
-        constant=qubo.offset,
-        linear=dict(zip(names, qubo.linear.tolist())),
-        quadratic={(names[i], names[j]): float(qubo.quadratic[i, j]) for i, j in zip(rows.tolist(), cols.tolist())},
-    )
-    return qp
-
-
 def identity_encoding(qubo: Qubo, formulation: str, info: dict | None = None,
                       relaxes_model: bool = False) -> Encoding:
     """An encoding whose bits are the problem's variables (no slack: decoding is the identity);
@@ -185,7 +170,6 @@ def identity_encoding(qubo: Qubo, formulation: str, info: dict | None = None,
     return Encoding(
         formulation=formulation,
         qubo=qubo,
-        program=qubo_program(qubo, formulation),
         decoder=lambda bits: np.asarray(bits),
         num_original=qubo.num_variables,
         info=dict(info or {}),

@@ -67,13 +67,12 @@ import numpy as np
 
 from qbench.errors import QbenchError
 from qbench.formulations.base import Encoding
-from qbench.formulations.given import GivenEncoding
 from qbench.linear_model import LinearModel
 from qbench.problem import GAP_TOLERANCE, Problem, optimality_gap
 from qbench.repair import RepairName, repair_answer
+from qbench.sample_rows import unique_rows
 from qbench.sampling import judge as judge_rows
-from qbench.sampling import select_answer, unique_rows
-from qbench.solver import SolveContext
+from qbench.sampling import select_answer
 
 #: Repetitions of the draw per run (fewer when the work cap requires; see :func:`repetitions`).
 REPETITIONS = 200
@@ -224,7 +223,6 @@ class SampleSpace:
         if problem.reference.value is None:
             raise ValueError("a baseline needs the problem's reference optimum")
         self.problem, self.encoding, self.repair, self.key = problem, encoding, repair, key
-        self.ctx = SolveContext(problem=problem, formulation=GivenEncoding(encoding))
         self.sign = 1.0 if problem.sense == "max" else -1.0
         n = encoding.qubits
         affine = encoding.affine_map()
@@ -406,7 +404,7 @@ class SampleSpace:
 
     def _final_gap(self, bits: np.ndarray) -> float:
         """The final gap of the answer chosen among ``bits`` (infinite when infeasible)."""
-        answer = select_answer(self.ctx, bits, np.ones(len(bits)))
+        answer = select_answer(self.encoding, self.problem, bits, np.ones(len(bits)))
         key = np.asarray(answer.x, dtype=np.int8).tobytes()
         if key not in self._repaired:
             if self.screened and not self._agrees(np.asarray(answer.x, dtype=np.int8)[None, :]):

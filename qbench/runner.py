@@ -21,13 +21,15 @@ import numpy as np
 from qbench import baseline, registry, secrets
 from qbench.alternatives import with_alternatives
 from qbench.errors import QbenchError, QubitCapacityError
+from qbench.formulations.base import Encoding
 from qbench.incumbents import history
+from qbench.mip import solve_mip
 from qbench.params import to_plain
 from qbench.problem import Problem, Reference, approximation_ratio, optimality_gap
 from qbench.records import RunRecord, config_key, git_revision, now_utc, package_versions
 from qbench.repair import RepairedAnswer, repair_answer, repair_setting
 from qbench.settings import ReferenceSettings, run_settings
-from qbench.solver import FinalSampling, SolveContext, Solver, SolverResult
+from qbench.solver import FinalSampling, Lazy, SolveContext, Solver, SolverResult
 
 log = logging.getLogger(__name__)
 
@@ -114,37 +116,43 @@ def _run(config: dict[str, Any], record: RunRecord, times: dict[str, float],
     record.variables, record.constraints = size["variables"], size["constraints"]
 
     backend_cfg = config.get("backend")
+    # The run owns the lazily built encoding and backend, so it knows whether the solver used
+    # them (and closes the backend) without asking the context.
+    encoding = Lazy(lambda: formulation.encode(problem))
+    backend = Lazy(lambda: registry.build_component(backend_cfg, "backend")) if backend_cfg else None
     ctx = SolveContext(
         problem=problem,
         formulation=formulation,
         seed=record.seed,
         progress=bool(config.get("progress", False)),
-        backend_factory=(lambda: registry.build_component(backend_cfg, "backend")) if backend_cfg else None,
+        backend_factory=backend,
+        encoding_source=encoding,
     )
     solve_started = time.perf_counter() - started
     with _timed(times, "solve"):
         try:
             result: SolverResult = solver.solve(ctx)
         except QubitCapacityError as exc:
-            qubo = ctx.encoding().qubo if ctx.has_encoding else None
+            qubo = encoding.value.qubo if encoding.value is not None else None
             in_use = {solver.name, str(config["solver"].get("inner"))}
             raise QbenchError(with_alternatives(exc, qubo, in_use)) from None
         finally:
-            if ctx.backend_in_use is not None:
-                ctx.backend_in_use.close()  # ends an IBM Session; a no-op for simulators
-    if ctx.backend_in_use is None:
+            if backend is not None and backend.value is not None:
+                backend.value.close()  # releases what an IBM backend holds open; a no-op for simulators
+    if backend is None or backend.value is None:
         # Classical solvers (scip, exact, sa) never touch the configured backend: say so.
         record.backend = None
     # Building the QUBO is timed as "formulate", not as solving, whether the solver built it
     # or it is built now only to report the qubits a classical run would have needed.
-    times["solve"] -= ctx.timings.get("formulate", 0.0)
-    record.qubo_variables = _qubo_size(ctx)
-    times.update(ctx.timings)
+    times["solve"] -= encoding.seconds
+    record.qubo_variables = _qubo_size(encoding)
+    if encoding.value is not None:
+        times["formulate"] = encoding.seconds
     times.update(result.timings)
     record.qubits = result.qubits
     record.solver_status = result.status
     record.dual_bound = result.dual_bound
-    record.solver_info = result.info
+    record.solver_info = result.record_info()
     if result.final_sampling is not None:
         with _timed(times, "baseline"):
             record_baseline(record, problem, result.final_sampling)
@@ -167,9 +175,7 @@ def with_proven_reference(problem: Problem, settings: ReferenceSettings) -> Prob
     """
     if problem.reference.value is not None or not settings.solve:
         return problem
-    from qbench.solvers.scip import ScipParams, solve_mip
-
-    result = solve_mip(problem, ScipParams(time_limit=settings.time_limit))
+    result = solve_mip(problem, time_limit=settings.time_limit)
     if result.status != "optimal" or result.primal is None:
         return problem
     reference = Reference(result.primal, "SCIP (proven optimal)", proven=True)
@@ -210,10 +216,10 @@ def record_history(record: RunRecord, problem: Problem, found: list[tuple[float,
     record.incumbents, record.time_to_best = run.as_lists(), run.time_to_best
 
 
-def _qubo_size(ctx: SolveContext) -> int | None:
+def _qubo_size(encoding: Lazy[Encoding]) -> int | None:
     """Size of the formulation's QUBO, for comparing classical runs by qubits they would need."""
     try:
-        return ctx.encoding().qubits
+        return encoding().qubits
     except QbenchError:  # a problem this formulation cannot encode: no qubit count to report
         return None
 

@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from qbench.problem import GAP_TOLERANCE, Problem
-from qbench.solver import SolveContext
+from qbench.sample_rows import merged_rows, unique_rows
+
+if TYPE_CHECKING:
+    from qbench.formulations.base import Encoding
+
+#: How an answer is chosen from samples: the best feasible by native objective (a run's answer),
+#: or the lowest QUBO energy (an inner solve that must minimise its own QUBO).
+Selection = Literal["native", "energy"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class Answer:
     ``energy_expectation``: the QUBO energy averaged over the distribution passed to
     :func:`select_answer` with its probabilities -- for a sampling backend the empirical
     frequencies of the final shots, not the exact expectation of the prepared state.
+    ``samples`` / ``sample_probabilities``: the distinct assignments judged (one per row) and the
+    probability of each (graph shrinking reads sampled correlations from them).
     """
 
     x: np.ndarray
@@ -43,6 +52,8 @@ class Answer:
     lowest_energy_feasible: bool
     lowest_energy_objective: float
     energy_expectation: float | None
+    samples: np.ndarray
+    sample_probabilities: np.ndarray
 
     def info(self) -> dict[str, Any]:
         return {
@@ -84,26 +95,12 @@ def judge(problem: Problem, xs: np.ndarray) -> Verdicts:
     return Verdicts(feasible, objective, optimal)
 
 
-def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(rows, axis=0, return_inverse=True)``: 0/1 rows of up to 62 columns are packed
-    into integers first (same lexicographic order, a plain integer sort instead of numpy's
-    structured one: ~10x faster for thousands of rows)."""
-    if rows.ndim == 2 and 0 < rows.shape[1] <= 62 and len(rows) and rows.min() >= 0 and rows.max() <= 1:
-        weights = np.left_shift(np.int64(1), np.arange(rows.shape[1] - 1, -1, -1, dtype=np.int64))
-        keys, first, inverse = np.unique(rows.astype(np.int64) @ weights, return_index=True, return_inverse=True)
-        return rows[first], inverse.ravel()
-    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    return unique, inverse.ravel()
-
-
-def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray) -> Answer:
-    """Pick the answer from samples ``bits`` (one assignment per row) with their probabilities."""
-    encoding, problem = ctx.encoding(), ctx.problem
+def select_answer(encoding: Encoding, problem: Problem, bits: np.ndarray, probabilities: np.ndarray,
+                  selection: Selection = "native") -> Answer:
+    """Pick the answer from samples ``bits`` of ``encoding``'s QUBO (one assignment per row) with
+    their probabilities, judged natively on ``problem``, by the rule ``selection``."""
     bits = np.asarray(bits, dtype=np.int8)
-    unique, inverse = unique_rows(bits)
-    probs = np.bincount(inverse.ravel(), weights=np.asarray(probabilities, float), minlength=len(unique))
-    if ctx.sample_log is not None:
-        ctx.sample_log.append((unique, probs))
+    unique, probs = merged_rows(bits, np.asarray(probabilities, float))
     energies = encoding.qubo.energies(unique)
     reference = problem.reference.value
     sign = 1.0 if problem.sense == "max" else -1.0
@@ -126,7 +123,7 @@ def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray
         order = np.lexsort((rows, energies[rows], -probs[rows], -(sign * objective[rows])))
         best = int(rows[order[0]])
     lowest = int(np.argmin(energies))
-    if ctx.selection == "energy":
+    if selection == "energy":
         # Lowest energy; among equal energies the most probable (deterministic either way).
         chosen = int(np.lexsort((-probs, energies))[0])
     else:
@@ -142,14 +139,16 @@ def select_answer(ctx: SolveContext, bits: np.ndarray, probabilities: np.ndarray
         lowest_energy_feasible=bool(feasible[lowest]),
         lowest_energy_objective=float(objective[lowest]),
         energy_expectation=float(probs @ energies / probs.sum()),
+        samples=unique,
+        sample_probabilities=probs,
     )
 
 
-def decoded_answer(ctx: SolveContext, bits: np.ndarray) -> Answer:
+def decoded_answer(encoding: Encoding, problem: Problem, bits: np.ndarray) -> Answer:
     """The answer of a method that decodes one QUBO assignment ``bits`` instead of sampling:
     judged as :func:`select_answer` judges a sample, but with no probabilities (``None``): a
     deterministic decode has no distribution, and a probability of 1 would read as certain
     success."""
-    answer = select_answer(ctx, np.asarray(bits)[None, :], np.ones(1))
+    answer = select_answer(encoding, problem, np.asarray(bits)[None, :], np.ones(1))
     return dataclasses.replace(answer, feasible_probability=None, optimal_probability=None,
                                energy_expectation=None)

@@ -24,6 +24,7 @@ from qbench import errors
 from qbench.errors import QbenchError
 from qbench.record_reader import BadRecordError, read_data
 from qbench.records import RECORD_FILE
+from qbench.solver_info import SolverInfo
 
 STORE_FILE = Path("store") / "records.parquet"
 
@@ -68,8 +69,7 @@ def load(directory: str | Path, warn=None) -> pd.DataFrame:
 def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
     """One table row from one record."""
     config = data.get("config") or {}
-    info = data.get("solver_info") or {}
-    trace = info.get("trace")
+    info = SolverInfo.read(data.get("solver_info"))
     sweep = config.get("sweep")
     experiment = sweep.get("experiment") if isinstance(sweep, dict) else None
     row = {name: data.get(name) for name in COLUMNS if name in data}
@@ -79,11 +79,11 @@ def flatten(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
                    raw_feasible=data.get("feasible"), raw_violation=data.get("violation"))
     row.update(
         experiment=None if experiment is None else str(experiment),
-        success_probability=info.get("optimal_probability"),
-        feasible_probability=info.get("feasible_probability"),
-        two_qubit_gates=info.get("two_qubit_gates"),
+        success_probability=info.optimal_probability,
+        feasible_probability=info.feasible_probability,
+        two_qubit_gates=info.two_qubit_gates,
         # Numbers only: some solvers trace richer entries (the Lagrangian dual: one dict per iteration).
-        trace=[float(v) for v in trace if isinstance(v, (int, float))] if isinstance(trace, list) else None,
+        trace=info.value_trace(),
         record_path=str(path) if path else None,
         solver_params=json.dumps(_params(config.get("solver")), sort_keys=True),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qbench.records import RunRecord
+from qbench.solver_info import SolverInfo
 
 
 #: The top-level phases of a run; other timing keys are solver sub-phases inside ``solve``.
@@ -38,12 +39,11 @@ def sampling_lines(record: RunRecord) -> list[str]:
     the final sampling is large enough to find the optimum by covering the space."""
     if record.uniform_method is None:
         return []
-    info = record.solver_info
     # A shrink run's probabilities are its inner solver's, on the shrunk QUBO it sampled.
-    sampled = info if "optimal_probability" in info else info.get("inner_info") or {}
-    p_opt = _versus_uniform(sampled.get("optimal_probability"), record.p_optimal_uniform, record.optimal_lift,
+    sampled = SolverInfo.read(record.solver_info).sampled()
+    p_opt = _versus_uniform(sampled.optimal_probability, record.p_optimal_uniform, record.optimal_lift,
                             record.uniform_method, record.uniform_stderr)
-    p_feas = _versus_uniform(sampled.get("feasible_probability"), record.p_feasible_uniform, record.feasible_lift,
+    p_feas = _versus_uniform(sampled.feasible_probability, record.p_feasible_uniform, record.feasible_lift,
                              record.uniform_method)
     line = f"sampling   p_opt {p_opt}   p_feas {p_feas}"
     if record.energy_approximation_ratio is not None:

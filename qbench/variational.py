@@ -1,5 +1,5 @@
-"""The classical half of every variational method: cost aggregation (expectation or CVaR),
-optimizers selectable by name, optimisation traces and progress.
+"""The classical half of every variational method: optimizers selectable by name, optimisation
+traces and progress (the cost they minimise, expectation or CVaR, is :mod:`qbench.qubo_cost`).
 
 Optimizers are SciPy's (COBYLA, Powell, L-BFGS-B, SLSQP, Nelder-Mead) and qiskit-optimization's
 SPSA; nothing here is a home-made optimizer.
@@ -11,14 +11,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from qiskit.quantum_info import SparsePauliOp
 
 from qbench.params import check
 from qbench.qubo import Qubo
+from qbench.qubo_cost import DiagonalCost, normalisation  # DiagonalCost: imported by the state-vector engine
 
 log = logging.getLogger(__name__)
 
@@ -26,61 +26,6 @@ OptimizerName = Literal["COBYLA", "Powell", "L-BFGS-B", "SLSQP", "SPSA", "Nelder
 
 #: Shots of the final sampling from which a variational method chooses its answer, by default.
 DEFAULT_FINAL_SHOTS = 10000
-
-
-def cvar(values: np.ndarray, probabilities: np.ndarray, alpha: float) -> float:
-    """Conditional value at risk: the mean of the lowest ``alpha`` fraction of the distribution.
-
-    The state at the boundary contributes only the part of its probability that fits
-    (Barkoutsos et al. 2020); ``alpha = 1`` is the plain expectation.
-    """
-    values = np.asarray(values, dtype=float)
-    probabilities = np.asarray(probabilities, dtype=float)
-    if alpha >= 1.0:
-        return float(values @ probabilities / probabilities.sum())
-    order = np.argsort(values, kind="stable")
-    v, p = values[order], probabilities[order] / probabilities.sum()
-    before = np.concatenate([[0.0], np.cumsum(p)[:-1]])
-    weight = np.clip(alpha - before, 0.0, p)
-    return float(v @ weight / alpha)
-
-
-@dataclass(frozen=True)
-class DiagonalCost:
-    """A QUBO cost to minimise over measured bitstrings, aggregated as expectation or CVaR.
-
-    ``scale`` divides the Hamiltonian used to build circuits (angles see a normalised cost);
-    reported values are always in QUBO energy units.
-    """
-
-    qubo: Qubo
-    alpha: float = 1.0
-    scale: float = 1.0
-    hamiltonian: SparsePauliOp = field(init=False)
-    constant: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        op, constant = self.qubo.to_ising()
-        object.__setattr__(self, "hamiltonian", op)
-        object.__setattr__(self, "constant", constant)
-
-    @property
-    def circuit_hamiltonian(self) -> SparsePauliOp:
-        """The Ising operator the ansatz evolves under (normalised by ``scale``)."""
-        return (self.hamiltonian / self.scale).simplify(atol=0)
-
-    def of_samples(self, bits: np.ndarray) -> float:
-        """Aggregate the QUBO energy over measured bitstrings (one per row, equally likely)."""
-        energies = self.qubo.energies(bits)
-        return cvar(energies, np.ones(len(energies)), self.alpha)
-
-
-def normalisation(qubo: Qubo) -> float:
-    """The largest absolute Ising coefficient: dividing by it puts angles on a common scale,
-    whatever the penalty weight (a penalty QUBO's raw coefficients reach thousands)."""
-    op, _ = qubo.to_ising()
-    largest = float(np.max(np.abs(op.coeffs))) if len(op.coeffs) else 0.0
-    return largest if largest > 0 else 1.0
 
 
 @dataclass(frozen=True)
@@ -266,7 +211,7 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     optimise_execute = backend.timings["execute"] - executed_before
     (final,) = backend.sample(prepared, result.x[None, :], sampling.final_shots)
     unique, probabilities = final.distribution()
-    answer = select_answer(ctx, unique, probabilities)
+    answer = select_answer(ctx.encoding(), ctx.problem, unique, probabilities, ctx.selection)
     return variational_result(
         backend, prepared, answer, result, x0, optimizer, optimise_execute,
         final_sampling=FinalSampling(ctx.encoding(), sampling.final_shots, answer),
@@ -274,41 +219,49 @@ def run_diagonal_variational(ctx, cost: DiagonalCost, circuit, x0: np.ndarray, o
     )
 
 
+@dataclass(frozen=True)
+class OptimizerRun:
+    """The classical optimizer's run as a record states it: which optimizer (``name``), what it
+    returned (``result``, with the trace of every evaluation) and where it started (``x0``)."""
+
+    name: str
+    result: OptimizationResult
+    x0: np.ndarray
+
+    def as_dict(self) -> dict:
+        result = self.result
+        return {
+            "optimizer": self.name,
+            "optimizer_evaluations": result.evaluations,
+            "optimizer_iterations": result.iterations,
+            "optimizer_message": result.message,
+            "optimizer_success": result.success,
+            "optimizer_budget_note": result.budget_note,
+            "final_cost": result.fun,
+            "optimal_parameters": result.x.tolist(),
+            "initial_parameters": np.asarray(self.x0, dtype=float).tolist(),
+            "trace": result.trace,
+        }
+
+
 def variational_result(backend, prepared, answer, result: OptimizationResult, x0: np.ndarray,
                        optimizer: OptimizerSettings, optimise_execute: float, final_sampling=None, **extra):
     """The :class:`~qbench.solver.SolverResult` of a variational method, recorded alike for all:
     the chosen answer (:class:`qbench.sampling.Answer`), circuit metrics, the backend's counters,
-    the optimizer's trace, ``extra`` method facts, and the time breakdown (``optimise`` is the
-    optimizer's wall time less ``optimise_execute``, the circuit time spent inside it).
+    the optimizer's run, ``extra`` method facts (``info``), and the time breakdown (``optimise``
+    is the optimizer's wall time less ``optimise_execute``, the circuit time spent inside it).
     ``final_sampling`` (:class:`~qbench.solver.FinalSampling`) when the answer was drawn from a
     sampled distribution."""
     from qbench.solver import SolverResult
 
-    info = {
-        **answer.info(),
-        **prepared.metrics.as_dict(),
-        **backend.info(),
-        "circuit_evaluations": backend.evaluations,
-        "total_shots": backend.shots,
-        "optimizer": optimizer.optimizer,
-        "optimizer_evaluations": result.evaluations,
-        "optimizer_iterations": result.iterations,
-        "optimizer_message": result.message,
-        "optimizer_success": result.success,
-        "optimizer_budget_note": result.budget_note,
-        "final_cost": result.fun,
-        "optimal_parameters": result.x.tolist(),
-        "initial_parameters": np.asarray(x0, dtype=float).tolist(),
-        "trace": result.trace,
-        **extra,
-    }
     timings = {
         "transpile": backend.timings["transpile"],
         "execute": backend.timings["execute"],
         "optimise": max(result.seconds - optimise_execute, 0.0),
     }
-    return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=info, timings=timings,
-                        final_sampling=final_sampling)
+    return SolverResult(x=answer.x, status="heuristic", qubits=prepared.metrics.qubits, info=extra,
+                        timings=timings, final_sampling=final_sampling, answer=answer, circuit=prepared.metrics,
+                        backend_usage=backend.usage(), optimizer_run=OptimizerRun(optimizer.optimizer, result, x0))
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ class Pce(Solver):
         # match the slack bits): the raw decode is kept where it is natively better.
         keep_raw = ctx.selection == "native" and better(
             raw, ctx.problem.evaluate(encoding.decode(searched.bits)), ctx.problem.sense)
-        answer = decoded_answer(ctx, raw_bits if keep_raw else searched.bits)
+        answer = decoded_answer(encoding, ctx.problem, raw_bits if keep_raw else searched.bits)
         t = loss.spins(values[None, :])
         solver_result = variational_result(
             backend, prepared, answer, result, x0, settings, optimise_execute,

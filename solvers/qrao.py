@@ -290,10 +290,10 @@ class Qrao(Solver):
         bits = np.array([s.x for s in rounded.samples], dtype=np.int8)
         probabilities = np.array([s.probability for s in rounded.samples])
         if p.rounding == "magic":
-            answer = select_answer(ctx, bits, probabilities)
+            answer = select_answer(ctx.encoding(), ctx.problem, bits, probabilities, ctx.selection)
             final_sampling = FinalSampling(ctx.encoding(), p.rounding_shots, answer)
         else:  # one assignment from the signs of the expectations: nothing sampled
-            answer, final_sampling = decoded_answer(ctx, bits[0]), None
+            answer, final_sampling = decoded_answer(ctx.encoding(), ctx.problem, bits[0]), None
         return variational_result(
             backend, prepared, answer, result, x0, settings, optimise_execute, final_sampling=final_sampling,
             max_vars_per_qubit=p.max_vars_per_qubit, compression_ratio=encoding.compression_ratio,

@@ -39,8 +39,8 @@ class RandomSampling(Solver):
         encoding = ctx.encoding()
         shots = self.params.shots
         bits = ctx.rng().integers(0, 2, size=(shots, encoding.qubits), dtype=np.int8)
-        answer = select_answer(ctx, bits, np.full(shots, 1.0 / shots))
+        answer = select_answer(encoding, ctx.problem, bits, np.full(shots, 1.0 / shots), ctx.selection)
         return SolverResult(
-            x=answer.x, status="heuristic", qubits=encoding.qubits, info={**answer.info(), "shots": shots},
+            x=answer.x, status="heuristic", qubits=encoding.qubits, info={"shots": shots}, answer=answer,
             final_sampling=FinalSampling(encoding, shots, answer),
         )

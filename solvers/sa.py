@@ -44,6 +44,6 @@ class SimulatedAnnealingSolver(Solver):
         for column, variable in enumerate(sampleset.variables):
             bits[:, variable] = sampleset.record.sample[:, column]
         weights = np.asarray(sampleset.record.num_occurrences, dtype=float)
-        answer = select_answer(ctx, bits, weights / weights.sum())
-        return SolverResult(x=answer.x, status="heuristic", info=answer.info(),
+        answer = select_answer(encoding, ctx.problem, bits, weights / weights.sum(), ctx.selection)
+        return SolverResult(x=answer.x, status="heuristic", answer=answer,
                             final_sampling=FinalSampling(encoding, self.params.num_reads, answer))

@@ -21,7 +21,6 @@ import numpy as np
 from qbench.errors import ConfigError
 from qbench.formulations.base import Encoding
 from qbench.inner import InnerRuns, build_inner_solver
-from qbench.linear_model import qubo_program
 from qbench.maxcut import bits_to_cut, qubo_to_maxcut
 from qbench.params import check
 from qbench.shrinking import Shrinker, sampled_correlations, sdp_correlations, shrink_to
@@ -107,7 +106,7 @@ class ShrinkSolver(Solver):
                 "repaired": repaired,
                 "feasible_after_repair": after.feasible,
                 "repair_changed_bits": int(np.count_nonzero(np.asarray(answer) != np.asarray(x))),
-                "inner_info": {k: v for k, v in result.info.items() if k != "trace"},
+                "inner_info": {k: v for k, v in result.record_info().items() if k != "trace"},
             },
             timings={"shrink": max(shrink_seconds, 0.0), **inner.timings()},
             # The inner solver's sampling over the shrunk QUBO, if it sampled (before repair).
@@ -143,7 +142,6 @@ def shrunk_encoding(shrinker: Shrinker, encoding: Encoding) -> Encoding:
     return Encoding(
         formulation=f"shrink({encoding.formulation})",
         qubo=qubo,
-        program=qubo_program(qubo, "shrink"),
         decoder=decode,
         num_original=encoding.num_original,
         info={"original_qubits": encoding.qubits},

@@ -10,7 +10,7 @@ from qbench.ansatz import qaoa_layout
 from qbench.backends.aer import AerBackend, AerParams
 from qbench.backends.mps import chain_positions, truncation_of_log
 from qbench.qubo import Qubo
-from qbench.variational import DiagonalCost, normalisation
+from qbench.qubo_cost import DiagonalCost, normalisation
 from tests.helpers import run
 
 

@@ -22,7 +22,7 @@ from qbench.registry import build_problem
 from qbench.runner import with_proven_reference
 from qbench.settings import ReferenceSettings
 from qbench.sampling import is_optimal, select_answer
-from qbench.solver import FinalSampling, SolveContext
+from qbench.solver import FinalSampling
 from qbench.summary import format_summary
 from tests.helpers import repo_root, run
 
@@ -44,8 +44,8 @@ def brute_force(problem, encoding) -> tuple[float, float]:
 
 
 def answer_of(problem, bits, probabilities):
-    ctx = SolveContext(problem, PenaltyQubo())
-    return ctx.encoding(), select_answer(ctx, np.asarray(bits), np.asarray(probabilities, dtype=float))
+    encoding = PenaltyQubo().encode(problem)
+    return encoding, select_answer(encoding, problem, np.asarray(bits), np.asarray(probabilities, dtype=float))
 
 
 def test_exact_uniform_probabilities_of_the_path_are_the_hand_count():

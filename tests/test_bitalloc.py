@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from qbench.errors import ConfigError, InputFileError
+from qbench.mip import solve_mip
 from qbench.params import build_params
 from qbench.registry import build_problem
 from qbench.problems.bitalloc import BitAllocation, Generator, Options, generate, load
 from qbench.problems.hawq import read_table
-from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 #: Verified optima (shared instances README: SCIP and brute force agree), rounded to 6 decimals.
@@ -53,7 +53,7 @@ def test_scip_reproduces_every_verified_optimum(instances_dir, network, budget, 
     p = problem(network, budget, frac)
     # The manifest holds the optimum to 12 decimals; it rounds to the README's 6-decimal table.
     assert p.reference.value == pytest.approx(value, abs=5e-7) and p.reference.proven
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal"
     assert result.primal == pytest.approx(p.reference.value, rel=1e-9)
     evaluation = p.evaluate(result.x)
@@ -78,7 +78,7 @@ def test_brute_force_agrees_on_resnet18(instances_dir, budget):
         objective = y @ q.perturbation[:, 1]
         best = objective[cost <= q.budget + 1e-9 * q.budget].min()
         assert best == pytest.approx(value, abs=5e-7)
-        assert solve_mip(q, ScipParams()).primal == pytest.approx(best, abs=1e-12)
+        assert solve_mip(q, time_limit=60).primal == pytest.approx(best, abs=1e-12)
     assert p.describe() == f"19 layers, widths 4/8, 3 ties, {budget} budget frac 0.5"
 
 

@@ -5,10 +5,10 @@ import pytest
 
 from qbench import instances
 from qbench.errors import ConfigError, InputFileError
+from qbench.mip import solve_mip
 from qbench.params import build_params
 from qbench.registry import build_problem
 from qbench.problems.mdkp import Generator, Mdkp, Options, generate, load
-from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 MDKP_NAMES = sorted(instances.manifest("mdkp"))
@@ -23,7 +23,7 @@ def problem(name: str, **options):
 def test_scip_reproduces_every_reference(instances_dir, name):
     p = problem(name)
     assert p.reference.value is not None and p.reference.proven
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal"
     assert result.primal == pytest.approx(p.reference.value, abs=1e-6)
     assert p.evaluate(result.x).objective == pytest.approx(p.reference.value, abs=1e-6)

@@ -9,10 +9,10 @@ import pytest
 from qbench import instances
 from qbench.errors import ConfigError, InputFileError
 from qbench.formulations.penalty import PenaltyQubo
+from qbench.mip import solve_mip
 from qbench.params import build_params
 from qbench.registry import build_problem
 from qbench.problems.mis import Generator, Mis, Options, clique_cover, from_graph, generate, load
-from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 MIS_NAMES = sorted(instances.manifest("mis"))
@@ -46,7 +46,7 @@ def test_every_instance_loads_and_scip_reproduces_its_reference(instances_dir, n
     n, m, alpha = PUBLISHED[name]
     assert (p.n_vertices, p.n_edges) == (n, m)
     assert p.reference.value == alpha and p.reference.proven
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal" and result.primal == alpha
     ev = p.evaluate(result.x)
     assert ev.feasible and ev.objective == alpha
@@ -100,7 +100,7 @@ def test_named_and_regular_generators():
     petersen = generate(Generator(graph="named", graph_name="petersen"))
     assert (petersen.n_vertices, petersen.n_edges) == (10, 15) and brute_force_alpha(petersen) == 4
     cycle = generate(Generator(graph="named", graph_name="cycle", n=7))
-    assert cycle.name == "cycle-n7" and solve_mip(cycle, ScipParams()).primal == 3
+    assert cycle.name == "cycle-n7" and solve_mip(cycle, time_limit=60).primal == 3
     regular = generate(Generator(graph="regular", n=12, degree=3, seed=1))
     assert {d for _, d in regular.graph().degree()} == {3}
     assert regular.n_edges == 18

@@ -9,10 +9,10 @@ import pytest
 from qbench import instances
 from qbench.errors import ConfigError, InputFileError
 from qbench.formulations.penalty import PenaltyQubo
+from qbench.mip import solve_mip
 from qbench.params import build_params
 from qbench.registry import build_problem
 from qbench.problems.msp import Generator, Msp, Options, generate, load
-from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 MSP_NAMES = sorted(instances.manifest("msp"))
@@ -50,7 +50,7 @@ def test_every_instance_loads_with_its_size_and_a_verified_split(instances_dir, 
 
 def _scip_reproduces(name):
     p = problem(name)
-    result = solve_mip(p, ScipParams(time_limit=120))
+    result = solve_mip(p, time_limit=120)
     assert result.status == "optimal" and result.primal == 0
     assert p.evaluate(result.x).feasible
 
@@ -108,7 +108,7 @@ def test_without_a_split_the_reference_is_the_least_squared_violation():
 def test_native_objective_scip_and_qubo_agree_with_brute_force(seed):
     p = generate(Generator(seed=seed))
     optimum = brute_force_optimum(p)
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal" and result.primal == result.dual == optimum
     assert p.evaluate(result.x).objective == optimum
     encoding = PenaltyQubo().encode(p)

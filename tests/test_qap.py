@@ -8,9 +8,9 @@ import pytest
 from qbench.problems.qap import Generator, Options, Qap, generate, load, read_dat, read_sln
 from qbench import instances
 from qbench.errors import ConfigError, InputFileError
+from qbench.mip import solve_mip
 from qbench.params import build_params
 from qbench.registry import build_problem
-from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 QAP_NAMES = sorted(instances.manifest("qap"))
@@ -58,7 +58,7 @@ def test_a_copied_file_with_its_sln_gets_the_evaluated_reference(instances_dir, 
 def test_scip_matches_brute_force(n, seed, mip):
     p = generate(Generator(n=n, seed=seed), Options(mip=mip))
     assert p.mip_model() == mip
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal"
     optimum = brute_force(p)
     assert result.primal == pytest.approx(optimum)
@@ -93,7 +93,7 @@ def test_auto_model_choice(instances_dir):
     negative = Qap("neg", -np.ones((11, 11)), np.ones((11, 11)))
     assert negative.mip_model() == "adams_johnson"
     with pytest.raises(ConfigError, match="kaufman_broeckx needs non-negative"):
-        solve_mip(Qap("neg", -np.ones((3, 3)), np.ones((3, 3)), "kaufman_broeckx"), ScipParams())
+        solve_mip(Qap("neg", -np.ones((3, 3)), np.ones((3, 3)), "kaufman_broeckx"), time_limit=60)
     record = run("problem=qap", "problem.mip=lp")
     assert record.status == "error" and record.error.startswith("problem.mip: 'lp' is not allowed; choose one of auto")
 

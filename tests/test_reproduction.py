@@ -133,7 +133,7 @@ def _enumerate_draws(space: rb.SampleSpace, k: int) -> dict[float, float]:
     states = [np.array([(s >> i) & 1 for i in range(n)], dtype=np.int8) for s in range(2**n)]
     counts: dict[float, float] = {}
     for draw in itertools.product(states, repeat=k):
-        answer = select_answer(space.ctx, np.array(draw), np.ones(k))
+        answer = select_answer(space.encoding, space.problem, np.array(draw), np.ones(k))
         evaluation = repair_answer(space.problem, answer.x, space.repair).evaluation
         gap = optimality_gap(evaluation.objective, space.problem.reference.value, space.problem.sense)
         gap = round(gap, 9) if evaluation.feasible else math.inf

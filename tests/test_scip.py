@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 
 from qbench import problem as problems
+from qbench.mip import solve_mip
 from qbench.problem import Reference
 from qbench.registry import build_problem
 from qbench.runner import with_proven_reference
 from qbench.settings import ReferenceSettings
-from qbench.solvers.scip import ScipParams, solve_mip
 
 
 def pet3():
@@ -19,7 +19,7 @@ def pet3():
 
 def test_pet3_primal_and_dual_bound_are_the_integer_optimum(instances_dir):
     # SCIP reports 4014.9999999999995 for both: a bound below the optimum 4015 it proves.
-    result = solve_mip(pet3(), ScipParams(time_limit=60))
+    result = solve_mip(pet3(), time_limit=60)
     assert result.status == "optimal"
     assert result.primal == 4015 and result.dual == 4015
 
@@ -58,5 +58,5 @@ def test_objective_integrality_follows_the_data(instances_dir, spec, integral):
 
 def test_non_integral_objectives_keep_scips_values(instances_dir):
     problem = build_problem({"name": "mdkp", "instance": "mknap1-2", "index": None})
-    result = solve_mip(problem, ScipParams(time_limit=60))
+    result = solve_mip(problem, time_limit=60)
     assert result.status == "optimal" and result.primal == pytest.approx(8706.1)

@@ -16,7 +16,7 @@ from qbench.backends.statevector import DiagonalData, StatevectorBackend, Statev
 from qbench.errors import ConfigError, ResourceLimitError
 from qbench.formulations.penalty import PenaltyQubo
 from qbench.qubo import Qubo
-from qbench.variational import DiagonalCost, cvar, normalisation
+from qbench.qubo_cost import DiagonalCost, cvar, normalisation
 from tests.helpers import compose_config, run
 
 #: The kernels under test run on small states here (see conftest.numba_kernels).
@@ -103,7 +103,7 @@ def test_tabulate_gives_sorted_distinct_levels_and_an_index():
 
 @pytest.mark.parametrize("alpha", [0.01, 0.25, 0.5, 0.999, 1.0])
 def test_cvar_over_ascending_levels_equals_cvar(alpha):
-    """The engine's CVaR walk over ascending levels against qbench.variational.cvar (unnormalised
+    """The engine's CVaR walk over ascending levels against qbench.qubo_cost.cvar (unnormalised
     masses, ties in the boundary level, a zero-mass level)."""
     rng = np.random.default_rng(int(alpha * 1000))
     values = np.sort(rng.normal(size=200))
@@ -218,7 +218,7 @@ def test_decode_many_equals_decode_row_by_row():
     expected = np.array([encoding.decode(b) for b in bits])
     np.testing.assert_array_equal(encoding.decode_many(bits), expected)
     assert encoding._affine_decoder() is not None
-    xor = Encoding("xor", encoding.qubo, encoding.program, lambda b: b[:3] ^ b[3:6], 3)
+    xor = Encoding("xor", encoding.qubo, lambda b: b[:3] ^ b[3:6], 3)
     np.testing.assert_array_equal(xor.decode_many(bits), bits[:, :3] ^ bits[:, 3:6])
     assert xor._affine_decoder() is None
 
@@ -435,7 +435,7 @@ def test_every_variational_solver_runs_deterministically(solver):
 def test_unique_rows_equals_numpy_unique():
     """select_answer's packed-integer unique: same rows, order and inverse as numpy's (0/1 rows),
     numpy's own path otherwise (wide or non-binary rows)."""
-    from qbench.sampling import unique_rows
+    from qbench.sample_rows import unique_rows
 
     rng = np.random.default_rng(4)
     for rows in (rng.integers(0, 2, (2000, 16)), rng.integers(0, 2, (50, 70)), rng.integers(-1, 3, (80, 4))):

@@ -12,7 +12,7 @@ from qbench.ansatz import qaoa_layout
 from qbench.backends.statevector import StatevectorBackend
 from qbench.backends.sv_gates import GateSequence, evolve
 from qbench.qubo import Qubo
-from qbench.variational import DiagonalCost
+from qbench.qubo_cost import DiagonalCost
 
 ONE_PARAMETER = ["rx", "ry", "rz", "p", "rzz", "rxx", "ryy", "rzx", "cp", "crx", "cry", "crz"]
 

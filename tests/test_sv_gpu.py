@@ -16,7 +16,7 @@ from qbench.errors import ConfigError
 from qbench.backends import statevector, sv_gpu
 from qbench.backends.statevector import DiagonalData, StatevectorBackend, ising_arrays
 from qbench.backends.sv_gpu import ArrayQaoaEngine, gpu_status, ising_values, level_phases
-from qbench.variational import DiagonalCost, normalisation
+from qbench.qubo_cost import DiagonalCost, normalisation
 from tests.test_statevector import SMALL_BLOCKS, random_qubo
 
 #: The kernels under test run on small states here (see conftest.numba_kernels).

@@ -15,7 +15,7 @@ from qbench.ansatz import hardware_efficient, qaoa_layout
 from qbench.backends import statevector, sv_numpy
 from qbench.backends.aer import AerBackend
 from qbench.backends.statevector import StatevectorBackend, StatevectorParams, ising_arrays
-from qbench.variational import DiagonalCost, cvar, normalisation
+from qbench.qubo_cost import DiagonalCost, cvar, normalisation
 from tests.helpers import repo_root
 from tests.test_statevector import aer_probabilities, layout_for, random_qubo
 

@@ -10,9 +10,9 @@ from qbench.problems import tsplib
 from qbench.problems.tsp import Generator, Options, Tsp, generate, load
 from qbench import instances
 from qbench.errors import ConfigError
+from qbench.mip import solve_mip
 from qbench.params import build_params
 from qbench.registry import build_problem
-from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import run
 
 TSP_NAMES = sorted(instances.manifest("tsp"))
@@ -32,7 +32,7 @@ def tour_vector(p: Tsp, tour) -> np.ndarray:
 def test_scip_reproduces_every_reference(instances_dir, name):
     p = build_problem({"name": "tsp", "instance": name})
     assert p.reference.value is not None and p.reference.proven
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal"
     assert result.primal == pytest.approx(p.reference.value)
     evaluation = p.evaluate(result.x)
@@ -60,7 +60,7 @@ def test_a_copied_file_with_its_tour_gets_the_tour_length_as_reference(instances
 @pytest.mark.parametrize("n,seed,fix", [(5, 0, True), (6, 1, False), (7, 2, True), (8, 3, True)])
 def test_scip_matches_brute_force(n, seed, fix):
     p = generate(Generator(n=n, seed=seed), Options(fix_first_city=fix))
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal"
     optimum = brute_force(p)
     assert result.primal == pytest.approx(optimum)

@@ -17,10 +17,10 @@ from qbench.problems.tsp import Generator, Options, Tsp, generate
 from qbench.problems.tsp_edges import MAX_SUBTOUR_ROWS, TspEdges, count_subtour_sets, subtour_sets
 from qbench.errors import ResourceLimitError
 from qbench.linear_model import LinearModel
+from qbench.mip import solve_mip
 from qbench.records import read_record, write_record
 from qbench.registry import build_problem
 from qbench.repair import better
-from qbench.solvers.scip import ScipParams, solve_mip
 from tests.helpers import repo_root, run
 
 
@@ -76,7 +76,7 @@ def test_edge_optimum_by_exhaustion_equals_position_model_and_scip(n, seed):
     p = edge_model(n, seed)
     best = min(e.objective for e in map(p.evaluate, all_vectors(n * (n - 1) // 2)) if e.feasible)
     assert best == position_optimum(n, seed)
-    result = solve_mip(p, ScipParams(time_limit=60))
+    result = solve_mip(p, time_limit=60)
     assert result.status == "optimal" and result.primal == pytest.approx(best)
     assert p.evaluate(result.x).feasible and p.evaluate(result.x).objective == best
     assert result.x.shape == (n * (n - 1) // 2,)

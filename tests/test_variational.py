@@ -9,7 +9,8 @@ from scipy.optimize import rosen
 from qbench.ansatz import hardware_efficient, qaoa_layout
 from qbench.backends.aer import AerBackend
 from qbench.qubo import Qubo
-from qbench.variational import DiagonalCost, OptimizerSettings, cvar, minimize, normalisation
+from qbench.qubo_cost import DiagonalCost, cvar, normalisation
+from qbench.variational import OptimizerSettings, minimize
 from tests.helpers import run
 
 

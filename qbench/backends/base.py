@@ -17,10 +17,11 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from qbench.errors import QubitCapacityError
+from qbench.memory import available_bytes, describe_available, format_bytes
+from qbench.sample_rows import merged_rows
 
 if TYPE_CHECKING:
-    from qbench.variational import DiagonalCost
-from qbench.memory import available_bytes, describe_available, format_bytes
+    from qbench.qubo_cost import DiagonalCost
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,19 @@ class CircuitMetrics:
             "two_qubit_gates": self.two_qubit_gates,
             "physical_qubits": self.physical_qubits,
         }
+
+
+@dataclass(frozen=True)
+class BackendUsage:
+    """What a backend did for a run, as its record states it: the backend's facts
+    (:meth:`Backend.info`), the circuits it evaluated and the shots it drew."""
+
+    facts: dict[str, Any]
+    circuit_evaluations: int
+    total_shots: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.facts, "circuit_evaluations": self.circuit_evaluations, "total_shots": self.total_shots}
 
 
 @dataclass
@@ -68,12 +82,9 @@ class Samples:
 
     def distribution(self) -> tuple[np.ndarray, np.ndarray]:
         """Distinct bitstrings (in ``np.unique(axis=0)`` order) and their empirical
-        probabilities; rows made unique by :func:`qbench.sampling.unique_rows` (packed integer
+        probabilities; rows made unique by :func:`qbench.sample_rows.unique_rows` (packed integer
         keys: ~3 ms instead of ~20 ms for 10 000 shots of 16 qubits)."""
-        from qbench.sampling import unique_rows  # qbench.sampling imports the solver layer
-
-        unique, inverse = unique_rows(self.bits)
-        counts = np.bincount(inverse, minlength=len(unique))
+        unique, counts = merged_rows(self.bits)
         return unique, counts / counts.sum()
 
 
@@ -144,6 +155,10 @@ class Backend(ABC):
         """Facts about the backend for the record (no secrets)."""
         return {"backend": self.name}
 
+    def usage(self) -> BackendUsage:
+        """Its facts and counters as they stand now."""
+        return BackendUsage(self.info(), self.evaluations, self.shots)
+
     def close(self) -> None:
         """Release sessions or other resources."""
 
@@ -198,7 +213,7 @@ class Backend(ABC):
         that callers use a rule that needs only :meth:`estimate` (parameter shift)."""
         return None
 
-    def cost(self, prepared: PreparedCircuit, cost: "DiagonalCost", parameters: np.ndarray,
+    def cost(self, prepared: PreparedCircuit, cost: DiagonalCost, parameters: np.ndarray,
              shots: int | None = None) -> np.ndarray:
         """The cost (QUBO energy expectation or CVaR) at each row of ``parameters``.
 

@@ -13,6 +13,7 @@ import streamlit as st
 from qbench.dashboard import data, drawing
 from qbench.dashboard.plots import trace_data
 from qbench.records import RunRecord, read_record
+from qbench.solver_info import SolverInfo
 from qbench.summary import format_summary
 
 
@@ -65,10 +66,8 @@ def render(frame: pd.DataFrame) -> None:
 def iteration_table(record: RunRecord) -> pd.DataFrame | None:
     """A trace recorded as one dict per iteration (the Lagrangian dual: dual value, primal
     objective, violation, step, ...) as a table; None for any other trace."""
-    trace = record.solver_info.get("trace")
-    if not isinstance(trace, list) or not trace or not all(isinstance(t, dict) for t in trace):
-        return None
-    return pd.DataFrame(trace)
+    trace = SolverInfo.read(record.solver_info).iteration_trace()
+    return None if trace is None else pd.DataFrame(trace)
 
 
 def _iteration_trace(record: RunRecord) -> None:

@@ -42,7 +42,6 @@ class Encoding:
 
     formulation: str
     qubo: Qubo
-    program: QuadraticProgram
     decoder: Callable[[np.ndarray], np.ndarray]
     num_original: int
     info: dict[str, Any] = field(default_factory=dict)

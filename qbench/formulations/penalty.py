@@ -101,7 +101,6 @@ class PenaltyQubo(Formulation):
         return Encoding(
             formulation=self.name,
             qubo=Qubo.from_quadratic_program(qubo_program),
-            program=qubo_program,
             decoder=decode,
             num_original=qp.get_num_vars(),
             info={"penalty": base, "group_penalties": {g: base * f for g, f in sorted(factors.items())}},
