@@ -88,13 +88,17 @@ def kernels_for(size: int):
     :data:`SERIAL_BELOW` qubits."""
     if size < 1 << NUMPY_BELOW:
         return sv_numpy
+    kernels.vector_layer()
     return kernels.SERIAL if size < 1 << SERIAL_BELOW else kernels
 
 
 def module_for(size: int):
     """The kernels that have no serial twin (diagonals, tables, CVaR) for a state of ``size``
     amplitudes: their NumPy twins on small states, else :mod:`~qbench.backends.sv_kernels`."""
-    return sv_numpy if size < 1 << NUMPY_BELOW else kernels
+    if size < 1 << NUMPY_BELOW:
+        return sv_numpy
+    kernels.vector_layer()
+    return kernels
 
 #: Values between the end of the QAOA state's real parts and the start of its imaginary parts
 #: (see ``StatevectorBackend._state_parts``): 72 = 576 bytes, off every 4 KiB page alignment.
