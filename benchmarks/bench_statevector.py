@@ -48,7 +48,8 @@ from numba import njit, prange  # noqa: E402
 
 from qbench.ansatz import qaoa_layout  # noqa: E402
 from qbench.backends.aer import AerBackend  # noqa: E402
-from qbench.backends.statevector import PART_OFFSET, StatevectorBackend  # noqa: E402
+from qbench.backends.statevector import StatevectorBackend  # noqa: E402
+from qbench.backends.sv_cpu import PART_OFFSET  # noqa: E402
 from qbench.backends.sv_kernels import ROW_BITS, TAN, _gates  # noqa: E402
 from qbench.formulations.penalty import PenaltyQubo  # noqa: E402
 from qbench.qubo import Qubo  # noqa: E402
@@ -262,10 +263,11 @@ def part_bandwidth(n, p=3, rounds=11):
     prepared = engine.prepare(layout.circuit, structure=layout)
     engine.cost(prepared, cost, x)
     index_bytes = prepared.extra["program"].diagonal.data.index.itemsize
-    from qbench.backends.statevector import TABLE_PHASE_BELOW
+    from qbench.backends.sv_cpu import TABLE_PHASE_BELOW
     from qbench.backends.sv_kernels import HIGH_BITS
 
-    moved = bytes_per_evaluation(n, p, engine.block_bits(n), min(engine.block_bits(n), HIGH_BITS), 16,
+    block_bits = engine.engines.cpu.block_bits
+    moved = bytes_per_evaluation(n, p, block_bits(n), min(block_bits(n), HIGH_BITS), 16,
                                  index_bytes, index_bytes if n < TABLE_PHASE_BELOW else 0)
     a = np.ones(2**n, dtype=np.complex128)
     b = np.empty_like(a)
@@ -273,19 +275,19 @@ def part_bandwidth(n, p=3, rounds=11):
     parallel_copy(a, b)
     # the butterflies' rate with tiles in L1 (2^10 amplitudes, 16 KiB) and as the engine's low
     # pass holds them (2^block, in L2): the faster prices the arithmetic
-    sweeps = [ButterflySweep(bits, engine.threads) for bits in (10, engine.block_bits(n))]
+    sweeps = [ButterflySweep(bits, engine.threads) for bits in (10, block_bits(n))]
     # an in-place pass over a state laid out as the engine's (real and imaginary parts), chunk
     # by chunk: the access pattern of the engine's passes, which write where they read (a copy's
     # writes go to lines not in cache, which the core first reads: 3 transfers per 2 counted)
     parts = np.ones(2 * 2**n + PART_OFFSET)
     part_re, part_im = parts[:2**n], parts[2**n + PART_OFFSET:]
-    scale_in_place(part_re, part_im, engine.block_bits(n), 1.0)
+    scale_in_place(part_re, part_im, block_bits(n), 1.0)
     evaluation, numpy_copy, threads_copy, in_place, gate_rate = [], [], [], [], []
     for _ in range(rounds):
         evaluation.append(timed(lambda: engine.cost(prepared, cost, x), 1)[0])
         numpy_copy.append(timed(lambda: np.copyto(b, a), 1)[0])
         threads_copy.append(timed(lambda: parallel_copy(a, b), 1)[0])
-        in_place.append(timed(lambda: scale_in_place(part_re, part_im, engine.block_bits(n), 1.0), 1)[0])
+        in_place.append(timed(lambda: scale_in_place(part_re, part_im, block_bits(n), 1.0), 1)[0])
         gate_rate.append(min(sweep.seconds_per_amplitude_gate() for sweep in sweeps))
     copied = 2 * a.nbytes  # read + write
     in_place_s = [t * moved / copied for t in in_place]  # the evaluation's bytes at in-place speed

@@ -3,7 +3,7 @@
 numba compiles a kernel the first time it is called with new argument types unless its on-disk
 cache (``cache=True``, ``NUMBA_CACHE_DIR`` or ``__pycache__``) already holds it, so the first
 run on the numba state-vector kernels after an install spends tens of seconds compiling (states
-of fewer than ``statevector.NUMPY_BELOW`` qubits run on NumPy and compile nothing). :func:`listen`
+of fewer than ``sv_kernel_sets.NUMPY_BELOW`` qubits run on NumPy and compile nothing). :func:`listen`
 (called when the kernels are imported) registers a listener for numba's ``numba:compile`` event,
 which numba fires only when it really compiles, not when it loads from its cache: the first
 compilation of a kernel of :mod:`qbench.backends` prints one line on stderr, and

@@ -6,7 +6,7 @@ on the configured backend. The formulas count the work the backends do:
 
 * ``statevector``: QAOA layouts cost one memory pass over the 2^n amplitudes per layer and
   block of qubits (``1 + ceil((n - low) / high)`` passes, see ``sv_kernels``); states below
-  ``statevector.NUMPY_BELOW`` qubits run on NumPy at about ``n + 4`` passes per layer; other
+  ``sv_kernel_sets.NUMPY_BELOW`` qubits run on NumPy at about ``n + 4`` passes per layer; other
   circuits cost one pass per two-qubit gate and per run of one-qubit gates on a qubit, plus the
   Python work of binding and unrolling the circuit; each Pauli term estimated is one more pass.
 * ``aer``/``aer_gpu``: one pass per gate and per Pauli term of the observable, and a fixed cost
@@ -241,12 +241,14 @@ def circuit_cost(work: Workload, backend: dict[str, Any]) -> Cost:
 
 
 def _statevector(work: Workload, backend: dict[str, Any]) -> Cost:
-    from qbench.backends.statevector import LARGE_BLOCK_FROM, NUMPY_BELOW, SERIAL_BELOW
+    from qbench.backends.sv_cpu import LARGE_BLOCK_FROM
+    from qbench.backends.sv_kernel_sets import NUMPY_BELOW, SERIAL_BELOW
 
     c = work.circuit
     n = c.qubits
     size = float(2 ** n)
-    kind = "numpy" if n < NUMPY_BELOW else "serial" if n < SERIAL_BELOW else "parallel"
+    reference = backend.get("engine") == "reference"  # plain NumPy at any size
+    kind = "numpy" if n < NUMPY_BELOW or reference else "serial" if n < SERIAL_BELOW else "parallel"
     if c.qaoa_layers and kind == "numpy":
         per = c.qaoa_layers * (NP_LAYER_S + n * NP_QUBIT_S + (n + 4) * size * NP_AMPLITUDE_S)
         how = f"NumPy QAOA {c.qaoa_layers} layers x ~{n + 4} passes"
@@ -266,7 +268,8 @@ def _statevector(work: Workload, backend: dict[str, Any]) -> Cost:
     final = work.final_executions * (evolve + size * SAMPLE_AMPLITUDE_S) + _shots_s(work.final_shots, n)
     seconds = work.executions * (per + sampling) + final
     itemsize = 8 if backend.get("precision") == "single" else 16
-    peak = int((itemsize + 24) * size)
+    # as the engines' memory_required: sv_cpu.KernelEngine's, or sv_reference.ReferenceEngine's
+    peak = int((2 * itemsize + 48 if reference else itemsize + 24) * size)
     load = 0.0 if kind == "numpy" else KERNEL_LOAD_S
     return Cost(seconds, peak, f"statevector 2^{n}: {how}, {_si(per)} per execution"
                 + ("" if kind == "numpy" else " (+ compiling the kernels once per install)"), load)

@@ -18,7 +18,7 @@ import numpy as np
 
 from qbench.params import check
 from qbench.qubo import Qubo
-from qbench.qubo_cost import DiagonalCost, normalisation  # DiagonalCost: imported by the state-vector engine
+from qbench.qubo_cost import DiagonalCost, normalisation
 
 log = logging.getLogger(__name__)
 

@@ -36,11 +36,11 @@ def instances_dir() -> Path:
 @pytest.fixture
 def numba_kernels(monkeypatch):
     """Route every state, however small, through the numba kernels (states of fewer than
-    ``statevector.NUMPY_BELOW`` qubits otherwise run on NumPy), so that tests of the kernels
+    ``sv_kernel_sets.NUMPY_BELOW`` qubits otherwise run on NumPy), so that tests of the kernels
     can use small states."""
-    from qbench.backends import statevector
+    from qbench.backends import sv_kernel_sets
 
-    monkeypatch.setattr(statevector, "NUMPY_BELOW", 0)
+    monkeypatch.setattr(sv_kernel_sets, "NUMPY_BELOW", 0)
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,10 @@ from scipy.stats import chisquare
 from qbench import registry
 from qbench.ansatz import hardware_efficient, qaoa_layout
 from qbench.backends.aer import AerBackend
+from qbench.backends import sv_cpu, sv_kernel_sets
 from qbench.backends import sv_kernels as kernels
-from qbench.backends.statevector import DiagonalData, StatevectorBackend, StatevectorParams, integer_unit
+from qbench.backends.statevector import StatevectorBackend, StatevectorParams
+from qbench.backends.sv_diagonal import DiagonalData, integer_unit
 from qbench.errors import ConfigError, ResourceLimitError
 from qbench.formulations.penalty import PenaltyQubo
 from qbench.qubo import Qubo
@@ -24,6 +26,14 @@ pytestmark = pytest.mark.usefixtures("numba_kernels")
 
 #: Small cache blocks so that 7-qubit states go through the low block and two high blocks.
 SMALL_BLOCKS = StatevectorParams(block_qubits=3)
+
+#: backend.engine values the engine-vs-Aer tests run on: the fast engines and the reference.
+ENGINES = ["auto", "reference"]
+
+
+def small_blocks(engine):
+    """:data:`SMALL_BLOCKS` on ``engine`` (the reference has no blocks)."""
+    return StatevectorParams(block_qubits=3, engine=engine)
 
 
 def random_qubo(n, seed, integer=True):
@@ -58,20 +68,21 @@ def assert_matches_aer_state(engine, layout, cost, qubo, x):
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("integer", [True, False], ids=["integer", "float"])
 @pytest.mark.parametrize("variant", ["standard", "multi_angle", "warm_start"])
-def test_qaoa_energies_match_aer(variant, integer):
+def test_qaoa_energies_match_aer(variant, integer, engine):
     qubo = random_qubo(7, 1, integer)
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, variant)
     points = np.random.default_rng(2).uniform(0, np.pi, (4, layout.num_parameters))
     aer = AerBackend()
     expected = aer.cost(aer.prepare(layout.circuit), cost, points)
-    engine = StatevectorBackend(SMALL_BLOCKS)
-    prepared = engine.prepare(layout.circuit, structure=layout)
+    backend = StatevectorBackend(small_blocks(engine))
+    prepared = backend.prepare(layout.circuit, structure=layout)
     assert type(prepared.extra["program"]).__name__ == "QaoaProgram"
-    np.testing.assert_allclose(engine.cost(prepared, cost, points), expected, rtol=0, atol=1e-9)
-    assert engine.evaluations == 4
+    np.testing.assert_allclose(backend.cost(prepared, cost, points), expected, rtol=0, atol=1e-9)
+    assert backend.evaluations == 4
 
 
 def test_integer_costs_use_one_table_shared_by_circuit_and_cost():
@@ -152,7 +163,7 @@ def test_large_block_with_a_high_pass_matches_aer(variant, reps):
     x = np.random.default_rng(2).uniform(0, np.pi, layout.num_parameters)
     assert_matches_aer_state(StatevectorBackend(StatevectorParams(block_qubits=14)), layout, cost, qubo, x)
     automatic = StatevectorBackend()
-    assert [automatic.block_bits(n) for n in (10, 16, 21, 22, 26)] == [12, 12, 12, 14, 14]
+    assert [automatic.engines.cpu.block_bits(n) for n in (10, 16, 21, 22, 26)] == [12, 12, 12, 14, 14]
 
 
 @pytest.mark.slow
@@ -183,12 +194,13 @@ def test_padded_chunks_never_reach_a_result(precision):
     engine = StatevectorBackend(StatevectorParams(block_qubits=12, precision=precision)).seeded(3)
     prepared = engine.prepare(layout.circuit, structure=layout)
     engine.cost(prepared, cost, x)
-    pitch = kernels.chunk_pitch(12, engine._parts.itemsize)
-    assert pitch > 1 << 12 and engine._parts.shape[0] == 2 * 8 * pitch + 72
-    padding = np.zeros(engine._parts.shape[0], dtype=bool)
+    parts = engine.engines.cpu._parts
+    pitch = kernels.chunk_pitch(12, parts.itemsize)
+    assert pitch > 1 << 12 and parts.shape[0] == 2 * 8 * pitch + 72
+    padding = np.zeros(parts.shape[0], dtype=bool)
     for start in (0, 8 * pitch + 72):
         padding[start:start + 8 * pitch].reshape(8, pitch)[:, 1 << 12:] = True
-    engine._parts[padding] = np.nan
+    parts[padding] = np.nan
     tolerance = 1e-9 if precision == "double" else 1e-4
     scale = np.abs(energies).max()
     assert engine.cost(prepared, cost, x)[0] == pytest.approx(probabilities @ energies, abs=tolerance * scale)
@@ -204,7 +216,7 @@ def test_padded_chunks_never_reach_a_result(precision):
     spread = np.sqrt(probabilities @ energies**2 - (probabilities @ energies) ** 2)
     assert abs(sampled.mean() - probabilities @ energies) < 5 * spread / np.sqrt(shots)
     np.testing.assert_allclose(np.abs(engine.state(prepared, x)) ** 2, probabilities, atol=tolerance, rtol=0)
-    assert np.isnan(engine._parts[padding]).all()
+    assert np.isnan(parts[padding]).all()
 
 
 def test_decode_many_equals_decode_row_by_row():
@@ -223,31 +235,34 @@ def test_decode_many_equals_decode_row_by_row():
     assert xor._affine_decoder() is None
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("variant", ["standard", "warm_start"])
 @pytest.mark.parametrize("alpha", [0.1, 0.5])
-def test_exact_cvar_matches_aer_state(variant, alpha):
+def test_exact_cvar_matches_aer_state(variant, alpha, engine):
     qubo = random_qubo(6, 5)
     cost = DiagonalCost(qubo, alpha=alpha, scale=normalisation(qubo))
     layout = layout_for(cost, variant)
     x = np.random.default_rng(3).uniform(0, np.pi, layout.num_parameters)
     expected = cvar(qubo.all_energies(), aer_probabilities(layout.circuit, x), alpha)
-    engine = StatevectorBackend(SMALL_BLOCKS)
-    value = engine.cost(engine.prepare(layout.circuit, structure=layout), cost, x)[0]
+    backend = StatevectorBackend(small_blocks(engine))
+    value = backend.cost(backend.prepare(layout.circuit, structure=layout), cost, x)[0]
     assert value == pytest.approx(expected, abs=1e-9)
 
 
-def test_float_cost_cvar_matches_aer_state():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_float_cost_cvar_matches_aer_state(engine):
     qubo = random_qubo(6, 6, integer=False)
     cost = DiagonalCost(qubo, alpha=0.25)
     circuit = hardware_efficient(6, reps=1)
     x = np.random.default_rng(4).uniform(0, 2 * np.pi, circuit.num_parameters)
     expected = cvar(qubo.all_energies(), aer_probabilities(circuit, x), 0.25)
-    engine = StatevectorBackend()
-    assert engine.cost(engine.prepare(circuit), cost, x)[0] == pytest.approx(expected, abs=1e-9)
+    backend = StatevectorBackend(StatevectorParams(engine=engine))
+    assert backend.cost(backend.prepare(circuit), cost, x)[0] == pytest.approx(expected, abs=1e-9)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("reps", [1, 2])
-def test_float_cost_qaoa_cvar_then_energy_match_aer(reps):
+def test_float_cost_qaoa_cvar_then_energy_match_aer(reps, engine):
     """Float costs on a QAOA layout (14 qubits, 12-qubit chunks, a 2-qubit high pass): the
     phase comes from the Ising coefficients, so the circuit's dense diagonal is not built (only
     the cost's: the memory the guard counts); CVaR gives that one a float levels/index form,
@@ -258,25 +273,26 @@ def test_float_cost_qaoa_cvar_then_energy_match_aer(reps):
     layout = layout_for(cvar_cost, "standard", reps=reps)
     x = np.random.default_rng(6).uniform(0, np.pi, layout.num_parameters)
     probabilities = aer_probabilities(layout.circuit, x)
-    engine = StatevectorBackend(StatevectorParams(block_qubits=12))
-    prepared = engine.prepare(layout.circuit, structure=layout)
-    assert engine.cost(prepared, cvar_cost, x)[0] == pytest.approx(cvar(qubo.all_energies(), probabilities, 0.25), abs=1e-9)
+    backend = StatevectorBackend(StatevectorParams(block_qubits=12, engine=engine))
+    prepared = backend.prepare(layout.circuit, structure=layout)
+    assert backend.cost(prepared, cvar_cost, x)[0] == pytest.approx(cvar(qubo.all_energies(), probabilities, 0.25), abs=1e-9)
     assert prepared.extra["program"].diagonal is None
-    [data] = engine.diagonals._data.values()
+    [data] = backend.diagonals._data.values()
     assert data.index is not None and data.levels.dtype.kind == "f"  # tabulated by the CVaR
-    assert engine.cost(prepared, energy_cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
+    assert backend.cost(prepared, energy_cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
 
 
-def test_sampled_distribution_matches_aer():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sampled_distribution_matches_aer(engine):
     qubo = random_qubo(5, 7)
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, "standard")
     x = layout.pack([0.4, 0.7], [0.5, 0.2])
     expected = aer_probabilities(layout.circuit, x)
     shots = 40_000
-    engine = StatevectorBackend(SMALL_BLOCKS).seeded(11)
-    prepared = engine.prepare(layout.circuit, structure=layout)
-    (samples,) = engine.sample(prepared, x, shots)
+    backend = StatevectorBackend(small_blocks(engine)).seeded(11)
+    prepared = backend.prepare(layout.circuit, structure=layout)
+    (samples,) = backend.sample(prepared, x, shots)
     counts = np.bincount(samples.bits.astype(np.int64) @ (1 << np.arange(5)), minlength=32)
     keep = expected * shots >= 5  # chi-square needs expected counts of at least 5 per bin
     observed = np.append(counts[keep], counts[~keep].sum())
@@ -288,7 +304,7 @@ def test_sampled_distribution_matches_aer():
     (aer_samples,) = aer.sample(aer.prepare(layout.circuit), x, shots)
     aer_counts = np.bincount(aer_samples.bits.astype(np.int64) @ (1 << np.arange(5)), minlength=32)
     assert 0.5 * np.abs(aer_counts - counts).sum() / shots < 0.03
-    assert engine.shots == shots
+    assert backend.shots == shots
 
 
 def test_sampling_is_seeded_and_sampled_cost_converges():
@@ -322,8 +338,9 @@ def test_single_precision_agrees_to_1e_4(variant, n, block):
     np.testing.assert_allclose(values[1], values[0], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind", ["efficient_su2", "real_amplitudes"])
-def test_generic_circuit_pauli_observables_match_aer_estimator(kind):
+def test_generic_circuit_pauli_observables_match_aer_estimator(kind, engine):
     n = 6
     circuit = hardware_efficient(n, kind=kind, reps=2, entanglement="full")
     qubo = random_qubo(n, 10)
@@ -336,15 +353,16 @@ def test_generic_circuit_pauli_observables_match_aer_estimator(kind):
     points = np.random.default_rng(6).uniform(0, 2 * np.pi, (3, circuit.num_parameters))
     aer = AerBackend()
     expected = aer.estimate(aer.prepare(circuit), observables, points)
-    engine = StatevectorBackend()
-    prepared = engine.prepare(circuit)
+    backend = StatevectorBackend(StatevectorParams(engine=engine))
+    prepared = backend.prepare(circuit)
     assert type(prepared.extra["program"]).__name__ == "GateProgram"
-    np.testing.assert_allclose(engine.estimate(prepared, observables, points), expected, atol=1e-9)
+    np.testing.assert_allclose(backend.estimate(prepared, observables, points), expected, atol=1e-9)
     cost = DiagonalCost(qubo)
-    np.testing.assert_allclose(engine.cost(prepared, cost, points), expected[:, 0] + cost.constant, atol=1e-9)
+    np.testing.assert_allclose(backend.cost(prepared, cost, points), expected[:, 0] + cost.constant, atol=1e-9)
 
 
-def test_generic_two_qubit_gates_match_aer():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_generic_two_qubit_gates_match_aer(engine):
     circuit = QuantumCircuit(4)
     circuit.h(range(4))
     circuit.rzz(0.3, 0, 3)
@@ -358,8 +376,9 @@ def test_generic_two_qubit_gates_match_aer():
     observable = SparsePauliOp(["XYZX", "ZIZI", "IYIY"], [0.5, -1.0, 0.25])
     aer = AerBackend()
     expected = aer.estimate(aer.prepare(circuit), [observable], np.zeros((1, 0)))
-    engine = StatevectorBackend()
-    np.testing.assert_allclose(engine.estimate(engine.prepare(circuit), [observable], np.zeros((1, 0))), expected, atol=1e-9)
+    backend = StatevectorBackend(StatevectorParams(engine=engine))
+    np.testing.assert_allclose(backend.estimate(backend.prepare(circuit), [observable], np.zeros((1, 0))), expected,
+                               atol=1e-9)
 
 
 def test_batch_equals_row_by_row():
@@ -390,8 +409,9 @@ def test_unsupported_instruction_is_a_config_error():
         StatevectorBackend().prepare(circuit)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("problem", registry.choices("problem"))
-def test_penalty_qubo_of_every_problem_class_matches_aer(problem, instances_dir):
+def test_penalty_qubo_of_every_problem_class_matches_aer(problem, engine, instances_dir):
     """The class's default instance as a penalty QUBO, restricted to its first 8 variables (the
     rest fixed at 0) so that Aer stays fast: standard QAOA and CVaR on both engines."""
     config = compose_config(f"problem={problem}")
@@ -401,8 +421,8 @@ def test_penalty_qubo_of_every_problem_class_matches_aer(problem, instances_dir)
     layout = qaoa_layout(DiagonalCost(qubo, scale=normalisation(qubo)).circuit_hamiltonian, 2)
     x = layout.pack([0.3, 0.6], [0.6, 0.3])
     aer = AerBackend()
-    engine = StatevectorBackend(SMALL_BLOCKS)
-    prepared = engine.prepare(layout.circuit, structure=layout)
+    backend = StatevectorBackend(small_blocks(engine))
+    prepared = backend.prepare(layout.circuit, structure=layout)
     for alpha in (1.0, 0.25):
         cost = DiagonalCost(qubo, alpha=alpha, scale=normalisation(qubo))
         if alpha == 1.0:
@@ -410,7 +430,7 @@ def test_penalty_qubo_of_every_problem_class_matches_aer(problem, instances_dir)
         else:
             expected = cvar(qubo.all_energies(), aer_probabilities(layout.circuit, x), alpha)
         scale = max(1.0, abs(expected))
-        assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=1e-9 * scale)
+        assert backend.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=1e-9 * scale)
 
 
 TINY = ("problem.generator.n_items=3", "problem.generator.n_constraints=1", "problem.generator.max_weight=3",
@@ -467,9 +487,7 @@ def test_expectation_fused_into_the_last_pass_equals_the_state_vector_one(block)
 def test_parallel_kernels_match_aer(monkeypatch, variant):
     """States from 18 qubits run the kernels' parallel versions (smaller ones their serial
     twins, compiled separately): the same 14-qubit check as above with the parallel set forced."""
-    import qbench.backends.statevector as statevector
-
-    monkeypatch.setattr(statevector, "SERIAL_BELOW", 0)
+    monkeypatch.setattr(sv_kernel_sets, "SERIAL_BELOW", 0)
     qubo = random_qubo(14, 4, integer=variant != "float_costs")
     cost = DiagonalCost(qubo, scale=normalisation(qubo))
     layout = layout_for(cost, "standard" if variant == "float_costs" else variant, reps=3)
@@ -477,7 +495,7 @@ def test_parallel_kernels_match_aer(monkeypatch, variant):
     probabilities = aer_probabilities(layout.circuit, x)
     engine = StatevectorBackend(StatevectorParams(block_qubits=12))
     prepared = engine.prepare(layout.circuit, structure=layout)
-    assert statevector.kernels_for(1 << 14) is statevector.kernels
+    assert sv_kernel_sets.kernels_for(1 << 14) is kernels
     assert engine.cost(prepared, cost, x)[0] == pytest.approx(float(probabilities @ qubo.all_energies()), abs=1e-9)
     assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
 
@@ -489,8 +507,6 @@ def test_serial_and_parallel_passes_share_one_compilation(monkeypatch):
     parallel kernels on the same state add no signature to it (they would, e.g., with prange's
     unsigned loop index passed on as is). Integer costs on 14 qubits take the table phase,
     float costs the Ising phase; block 12 leaves a high pass."""
-    import qbench.backends.statevector as statevector
-
     bodies = (kernels._phase_low_chunk, kernels._high_tile)
 
     def evaluate():
@@ -502,11 +518,11 @@ def test_serial_and_parallel_passes_share_one_compilation(monkeypatch):
             prepared = engine.prepare(layout.circuit, structure=layout)
             engine.cost(prepared, cost, np.full(layout.num_parameters, 0.4))
 
-    assert statevector.kernels_for(1 << 14) is kernels.SERIAL
+    assert sv_kernel_sets.kernels_for(1 << 14) is kernels.SERIAL
     evaluate()
     compiled = [set(body.signatures) for body in bodies]
-    monkeypatch.setattr(statevector, "SERIAL_BELOW", 0)
-    assert statevector.kernels_for(1 << 14) is kernels
+    monkeypatch.setattr(sv_kernel_sets, "SERIAL_BELOW", 0)
+    assert sv_kernel_sets.kernels_for(1 << 14) is kernels
     evaluate()
     assert kernels.phase_table_low_block.signatures and kernels.phase_ising_low_block.signatures
     assert kernels.high_block.signatures
@@ -535,7 +551,7 @@ def test_mixer_forms_match_aer(beta, n, block):
         assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=tolerance)
         if precision == "double":
             assert np.max(np.abs(np.abs(engine.state(prepared, x)) ** 2 - probabilities)) < 1e-12
-        rows = prepared.extra["program"].mixer_rows(np.full(n, beta), engine.real_dtype)
+        rows = sv_cpu.mixer_rows(prepared.extra["program"], np.full(n, beta), engine.engines.cpu.real_dtype)
         forms.append(kernels.pass_form(rows, 0, block, True))
     product = np.cos(beta) ** block
     for (form, scale), floor in zip(forms, kernels.TAN_MIN_SCALE):
@@ -557,7 +573,7 @@ def test_mixer_rows_are_the_mixer_matrices(variant):
     program = StatevectorBackend().prepare(layout_for(cost, variant).circuit, structure=layout_for(cost, variant)).extra["program"]
     betas = np.array([0.3, -1.2, np.pi / 2, 2.9, 0.0, -3.0])
     for dtype in (np.float64, np.float32):
-        rows = program.mixer_rows(betas, dtype)
+        rows = sv_cpu.mixer_rows(program, betas, dtype)
         assert rows.dtype == dtype and rows.flags.c_contiguous
         np.testing.assert_allclose(rows, kernels.gate_rows(program.mixers(betas)), atol=1e-7, rtol=0)
 

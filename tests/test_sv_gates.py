@@ -9,7 +9,7 @@ from qiskit.circuit import Parameter, ParameterVector
 from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 
 from qbench.ansatz import qaoa_layout
-from qbench.backends.statevector import StatevectorBackend
+from qbench.backends.statevector import StatevectorBackend, StatevectorParams
 from qbench.backends.sv_gates import GateSequence, evolve
 from qbench.qubo import Qubo
 from qbench.qubo_cost import DiagonalCost
@@ -77,21 +77,27 @@ OBSERVABLES = [SparsePauliOp(["XYZX", "ZIZI", "IYIY"], [0.5, -1.0, 0.25]), Spars
                              [1.0, -2.0, 0.5, 1.5, -0.5, 2.0, 1.0, -1.0, 0.3])]
 
 
-def test_many_parameter_sets_at_once_equal_exact_state_vectors():
+#: backend.engine values the tests against exact states run on: the fast engines and the reference.
+ENGINES = ["auto", "reference"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_many_parameter_sets_at_once_equal_exact_state_vectors(engine):
     # Against Qiskit's Statevector of the bound circuits: Aer's primitives (qiskit-aer 0.18.2)
     # evaluate parametrised crx and cp wrongly when binding at run time.
     circuit = mixed_circuit()
     rows = np.random.default_rng(1).uniform(-np.pi, np.pi, (9, circuit.num_parameters))
     expected = np.array([[Statevector(circuit.assign_parameters(x)).expectation_value(op).real for op in OBSERVABLES]
                          for x in rows])
-    engine = StatevectorBackend()
-    prepared = engine.prepare(circuit)
-    np.testing.assert_allclose(engine.estimate(prepared, OBSERVABLES, rows), expected, atol=1e-10)
-    np.testing.assert_allclose(engine.estimate(prepared, OBSERVABLES, rows[:1]), expected[:1], atol=1e-10)
-    assert engine.evaluations == 10
+    backend = StatevectorBackend(StatevectorParams(engine=engine))
+    prepared = backend.prepare(circuit)
+    np.testing.assert_allclose(backend.estimate(prepared, OBSERVABLES, rows), expected, atol=1e-10)
+    np.testing.assert_allclose(backend.estimate(prepared, OBSERVABLES, rows[:1]), expected[:1], atol=1e-10)
+    assert backend.evaluations == 10
 
 
-def test_adjoint_gradient_equals_finite_differences():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_adjoint_gradient_equals_finite_differences(engine):
     theta = ParameterVector("t", 6)
     circuit = QuantumCircuit(3)
     circuit.h(range(3))
@@ -104,7 +110,7 @@ def test_adjoint_gradient_equals_finite_differences():
     circuit.rxx(3 * theta[5], 0, 1)
     observables = [SparsePauliOp(["XYZ", "ZIZ"], [0.5, -1.0]), SparsePauliOp("IYI"), SparsePauliOp("XXI")]
     weights = np.array([0.7, -1.3, 2.0])
-    engine = StatevectorBackend()
+    engine = StatevectorBackend(StatevectorParams(engine=engine))
     prepared = engine.prepare(circuit)
     x = np.random.default_rng(2).uniform(-np.pi, np.pi, circuit.num_parameters)
     gradient = engine.gradient(prepared, observables, weights, x)
@@ -115,9 +121,10 @@ def test_adjoint_gradient_equals_finite_differences():
     np.testing.assert_allclose(gradient, numeric, atol=1e-7)
 
 
-def test_adjoint_gradient_of_a_circuit_with_u_gates_equals_finite_differences():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_adjoint_gradient_of_a_circuit_with_u_gates_equals_finite_differences(engine):
     circuit = mixed_circuit()
-    engine = StatevectorBackend()
+    engine = StatevectorBackend(StatevectorParams(engine=engine))
     prepared = engine.prepare(circuit)
     x = np.random.default_rng(5).uniform(-np.pi, np.pi, circuit.num_parameters)
     weights = np.array([1.0, -0.5, 0.25])
@@ -128,8 +135,9 @@ def test_adjoint_gradient_of_a_circuit_with_u_gates_equals_finite_differences():
     np.testing.assert_allclose(gradient, numeric, atol=1e-7)
 
 
-def test_no_adjoint_gradient_for_non_affine_angles_or_qaoa_layouts():
-    engine = StatevectorBackend()
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_adjoint_gradient_for_non_affine_angles_or_qaoa_layouts(engine):
+    engine = StatevectorBackend(StatevectorParams(engine=engine))
     a = Parameter("a")
     circuit = QuantumCircuit(2)
     circuit.rx(a * a, 0)

@@ -14,7 +14,8 @@ from qiskit.quantum_info import SparsePauliOp
 from qbench.ansatz import hardware_efficient, ising_terms, qaoa_layout
 from qbench.errors import ConfigError
 from qbench.backends import statevector, sv_gpu
-from qbench.backends.statevector import DiagonalData, StatevectorBackend, ising_arrays
+from qbench.backends.statevector import StatevectorBackend
+from qbench.backends.sv_diagonal import DiagonalData, ising_arrays
 from qbench.backends.sv_gpu import ArrayQaoaEngine, gpu_status, ising_values, level_phases
 from qbench.qubo_cost import DiagonalCost, normalisation
 from tests.test_statevector import SMALL_BLOCKS, random_qubo
@@ -58,7 +59,8 @@ def evaluate(engine, variant, n, reps, seed, alpha=1.0):
     expected = backend.cost(prepared, cost, x)[0], backend.state(prepared, x)
     diagonal = backend.diagonals.get(ising_terms(cost.hamiltonian), n, cost.constant)
     psi = engine.evolve(program, x)
-    return expected, (engine.value(psi, diagonal, alpha), engine.state(psi)), program
+    value = engine.expectation(psi, diagonal) if alpha >= 1.0 else engine.cvar(psi, diagonal, alpha)
+    return expected, (value, engine.vector(psi)), program
 
 
 def path(program):
@@ -109,7 +111,7 @@ def test_probabilities_and_level_probabilities_are_the_state_s():
     psi = engine.evolve(program, x)
     p = engine.probabilities(psi)
     assert p.dtype == np.float64 and p.sum() == pytest.approx(1.0, abs=1e-12)
-    np.testing.assert_allclose(p, np.abs(engine.state(psi)) ** 2, atol=1e-15)
+    np.testing.assert_allclose(p, np.abs(engine.vector(psi)) ** 2, atol=1e-15)
     diagonal = backend.diagonals.get(ising_terms(cost.hamiltonian), 7, cost.constant)
     levels = engine.level_probabilities(psi, diagonal)
     energies = cost.qubo.all_energies()
@@ -165,12 +167,12 @@ def test_device_uploads_are_cached_per_diagonal_data(variant):
     assert data is program.diagonal.data
     for _ in range(3):
         psi = engine.evolve(program, x)
-        engine.value(psi, diagonal)
+        engine.expectation(psi, diagonal)
     assert xp.uploads(data.index if variant == "tabulated" else data.dense) == 1
-    np.testing.assert_allclose(engine.state(psi), backend.state(prepared, x), atol=1e-9)
+    np.testing.assert_allclose(engine.vector(psi), backend.state(prepared, x), atol=1e-9)
     data.tabulate()  # as a CVaR cost sharing a dense diagonal does: read through the index since
     for _ in range(2):
-        engine.value(engine.evolve(program, x), diagonal, 0.25)
+        engine.cvar(engine.evolve(program, x), diagonal, 0.25)
     assert xp.uploads(data.index) == 1 and set(engine._uploads[id(data)][1]) == {"index"}
     for k in range(3):
         engine._device(DiagonalData(dense=np.full(4, float(k))), "dense")
@@ -272,11 +274,12 @@ def check_backend_routing(sv, monkeypatch):
         for device in ("cpu", "gpu"):
             backend = sv.StatevectorBackend(sv.StatevectorParams(device=device, block_qubits=3)).seeded(5)
             prepared = backend.prepare(layout.circuit, structure=layout)
-            assert prepared.extra["gpu"] == (device == "gpu") and backend.info()["device"] == device
+            chosen = backend.engines.gpu if device == "gpu" else backend.engines.cpu
+            assert prepared.extra["engine"] is chosen and backend.info()["device"] == device
             calls = []
-            if backend.gpu is not None:
-                evolve = backend.gpu.evolve
-                backend.gpu.evolve = lambda program, x: calls.append(x) or evolve(program, x)
+            if backend.engines.gpu is not None:
+                evolve = backend.engines.gpu.evolve
+                backend.engines.gpu.evolve = lambda program, x, observe=None: calls.append(x) or evolve(program, x)
             results[device] = [backend.cost(prepared, cost, points), backend.cost(prepared, cvar_cost, points),
                                backend.state(prepared, points[0]).copy(), backend.estimate(prepared, observables, points),
                                backend.estimate(prepared, observables[:1], points),
@@ -287,7 +290,7 @@ def check_backend_routing(sv, monkeypatch):
         for got, expected in zip(results["gpu"], results["cpu"]):
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
     backend = sv.StatevectorBackend(sv.StatevectorParams(device="gpu"))
-    assert backend.prepare(hardware_efficient(4, reps=1)).extra["gpu"] is False
+    assert backend.prepare(hardware_efficient(4, reps=1)).extra["engine"] is backend.engines.cpu
 
 
 @pytest.mark.skipif("device" not in statevector.StatevectorParams.__dataclass_fields__,

@@ -1,4 +1,4 @@
-"""States below statevector.NUMPY_BELOW qubits run on NumPy: the twins of the kernels against
+"""States below sv_kernel_sets.NUMPY_BELOW qubits run on NumPy: the twins of the kernels against
 brute force, the backend's results on that path against Aer, and a small QAOA run that compiles
 no numba kernel at all (numba's dispatchers are inspected in a fresh interpreter)."""
 
@@ -12,9 +12,10 @@ import pytest
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from qbench.ansatz import hardware_efficient, qaoa_layout
-from qbench.backends import statevector, sv_numpy
+from qbench.backends import sv_kernel_sets, sv_numpy
 from qbench.backends.aer import AerBackend
-from qbench.backends.statevector import StatevectorBackend, StatevectorParams, ising_arrays
+from qbench.backends.statevector import StatevectorBackend, StatevectorParams
+from qbench.backends.sv_diagonal import ising_arrays
 from qbench.qubo_cost import DiagonalCost, cvar, normalisation
 from tests.helpers import repo_root
 from tests.test_statevector import aer_probabilities, layout_for, random_qubo
@@ -142,14 +143,14 @@ def test_reductions_read_a_padded_chunk_layout():
 def test_small_qaoa_on_numpy_matches_aer(variant, alpha):
     """A 7-qubit QAOA runs on NumPy (no numba kernel), with Aer's energy (or CVaR of Aer's
     probabilities) and every probability."""
-    assert 7 < statevector.NUMPY_BELOW
+    assert 7 < sv_kernel_sets.NUMPY_BELOW
     qubo = random_qubo(7, 1, integer=variant != "float")
     cost = DiagonalCost(qubo, alpha=alpha, scale=normalisation(qubo))
     layout = layout_for(cost, "standard" if variant == "float" else variant)
     x = np.random.default_rng(2).uniform(0, np.pi, layout.num_parameters)
     engine = StatevectorBackend(StatevectorParams(device="cpu"))
     prepared = engine.prepare(layout.circuit, structure=layout)
-    assert prepared.extra["arrays"] is engine.small
+    assert prepared.extra["engine"] is engine.engines.small
     probabilities = aer_probabilities(layout.circuit, x)
     expected = cvar(qubo.all_energies(), probabilities, alpha)
     assert engine.cost(prepared, cost, x)[0] == pytest.approx(expected, abs=1e-9)
@@ -165,7 +166,7 @@ def test_small_gate_circuit_on_numpy_matches_aer():
     observables = [cost.hamiltonian, SparsePauliOp(["XYIZZI", "IIXXII"], [0.7, -0.2])]
     engine = StatevectorBackend()
     prepared = engine.prepare(circuit)
-    assert prepared.extra["arrays"] is None  # a gate circuit: the NumPy twins of the gate kernels
+    assert prepared.extra["engine"] is engine.engines.cpu  # a gate circuit: the NumPy twins of the gate kernels
     aer = AerBackend()
     expected = aer.estimate(aer.prepare(circuit), observables, points)
     np.testing.assert_allclose(engine.estimate(prepared, observables, points), expected, rtol=0, atol=1e-9)

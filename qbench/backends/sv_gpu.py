@@ -1,6 +1,6 @@
 """The optional GPU (CuPy) path of ``backend=statevector``: QAOA layouts evolved on a device.
 
-:class:`ArrayQaoaEngine` evolves a :class:`~qbench.backends.statevector.QaoaProgram` (standard
+:class:`ArrayQaoaEngine` evolves a :class:`~qbench.backends.sv_program.QaoaProgram` (standard
 QAOA with a tabulated or dense diagonal, multi-angle QAOA, warm-start mixers) with nothing but
 NumPy-compatible array calls on an array module ``xp``: ``xp=cupy`` keeps the state on a CUDA
 device, ``xp=numpy`` runs the same code on the CPU, which is how the tests check its logic on
@@ -23,7 +23,7 @@ Why it is shaped this way:
   of a dense diagonal, or, for multi-angle QAOA, the Ising diagonal of the layer's angles as
   block quadratic forms plus one matrix product (no loop over 2^n, no n x 2^n spin matrix).
 * The per-state diagonal data (index, dense values) is uploaded once per
-  :class:`~qbench.backends.statevector.DiagonalData` (cached by identity, a small LRU); only
+  :class:`~qbench.backends.sv_diagonal.DiagonalData` (cached by identity, a small LRU); only
   small tables (phases, level values, 2x2 mixers) cross the bus per layer.
 * CVaR is a device ``bincount`` of ``|psi|^2`` over the index (the probability of each
   distinct cost value), then :func:`qbench.backends.sv_kernels.cvar_ascending` on the host.
@@ -37,15 +37,19 @@ very few distinct values, are unknown.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from qiskit import QuantumCircuit
 
+from qbench.ansatz import QaoaLayout
+from qbench.backends import sv_cpu
 from qbench.backends import sv_kernels as kernels
-
-if TYPE_CHECKING:  # statevector imports this module: its names are imported where they are used
-    from qbench.backends.statevector import Diagonal, DiagonalData, QaoaProgram
+from qbench.backends.engine import StateVectorEngine
+from qbench.backends.sv_diagonal import Diagonal, DiagonalCache, DiagonalData
+from qbench.backends.sv_program import Observable, PauliSum, Program, QaoaProgram, qaoa_program
 
 
 def gpu_status() -> tuple[bool, str]:
@@ -89,24 +93,35 @@ def level_phases(data: DiagonalData, angle: float, host: Any = kernels) -> np.nd
     return np.exp(-1j * angle * data.levels)
 
 
-class ArrayQaoaEngine:
+class ArrayQaoaEngine(StateVectorEngine):
     """QAOA layouts on the array module ``xp`` (``numpy`` or ``cupy``) at precision
     ``real_dtype`` (``float64``: complex128 states; ``float32``: complex64). ``host`` holds the
     host-side helpers (``phase_table``, ``cvar_ascending``): the numba kernels, or their NumPy
-    twins (:mod:`qbench.backends.sv_numpy`) where nothing may be compiled.
+    twins (:mod:`qbench.backends.sv_numpy`) where nothing may be compiled. ``diagonals`` builds
+    the programs' cost diagonals (:meth:`prepare`); gate circuits are not this engine's.
 
-    :meth:`evolve` returns the state as a device array; :meth:`value` (expectation or CVaR),
-    :meth:`expectation`, :meth:`level_probabilities`, :meth:`probabilities` and :meth:`state`
-    reduce or copy it to the host."""
+    :meth:`evolve` returns the state as a device array; :meth:`expectation`, :meth:`cvar`,
+    :meth:`level_probabilities`, :meth:`probabilities` and :meth:`vector` reduce or copy it to
+    the host."""
 
     def __init__(self, xp: ModuleType, real_dtype: Any = np.float64, cache_size: int = 2,
-                 host: Any = kernels) -> None:
+                 host: Any = kernels, diagonals: DiagonalCache | None = None) -> None:
         self.xp = xp
+        self.name = getattr(xp, "__name__", "array")
         self.host = host
+        self.diagonals = diagonals
         self.real_dtype = np.dtype(real_dtype)
         self.dtype = np.result_type(self.real_dtype, np.complex64)
         self.cache_size = cache_size
         self._uploads: OrderedDict[int, tuple[DiagonalData, dict[str, Any]]] = OrderedDict()
+
+    def prepare(self, circuit: QuantumCircuit, layout: QaoaLayout | None) -> Program:
+        """The QAOA program of ``layout``, with the diagonal of its cost layer: on a device for
+        any costs (a stored phase is cheaper there than the Ising values each layer), with NumPy
+        for integer costs (a table of distinct values) only."""
+        if layout is None:
+            raise TypeError(f"the {self.name} array engine runs QAOA layouts only")
+        return qaoa_program(layout, self.diagonals, integer_diagonal=True, any_diagonal=self.xp is not np)
 
     # -- host <-> device ------------------------------------------------------------------------
     def _host(self, array) -> np.ndarray:
@@ -129,7 +144,7 @@ class ArrayQaoaEngine:
         return uploads[name]
 
     # -- evolution ------------------------------------------------------------------------------
-    def evolve(self, program: QaoaProgram, x: np.ndarray):
+    def evolve(self, program: QaoaProgram, x: np.ndarray, observe: Diagonal | None = None):
         """The state at parameters ``x`` (device array of ``2^n`` amplitudes, amplitude index
         bit q = qubit q): the product initial state, then per layer the cost phase and the
         mixer on every qubit, as the layout's circuit does."""
@@ -179,9 +194,13 @@ class ArrayQaoaEngine:
         p += psi.imag * psi.imag
         return p
 
-    def expectation(self, psi, diagonal: Diagonal) -> float:
-        """``sum_z |psi_z|^2 D(z)``: gathered level values or the dense diagonal."""
+    def expectation(self, psi, observable: Observable) -> float:
+        """``sum_z |psi_z|^2 D(z)``: gathered level values or the dense diagonal; a Pauli sum
+        on the host vector (:func:`sv_cpu.pauli_value`)."""
+        if isinstance(observable, PauliSum):
+            return sv_cpu.pauli_value(self.vector(psi), observable)
         xp = self.xp
+        diagonal = observable
         data = diagonal.data
         p = self._squared(psi)
         # Products summed rather than ``xp.dot``: NumPy's dot goes to a multithreaded BLAS, whose
@@ -202,13 +221,20 @@ class ArrayQaoaEngine:
         counts = self.xp.bincount(self._device(data, "index"), weights=self._squared(psi), minlength=len(data.levels))
         return self._host(counts).astype(np.float64, copy=False)
 
-    def value(self, psi, diagonal: Diagonal, alpha: float = 1.0) -> float:
-        """The expectation (``alpha >= 1``) or CVaR at ``alpha`` of ``diagonal`` in state ``psi``
-        (what ``StatevectorBackend._diagonal_value`` computes on the CPU)."""
-        if alpha >= 1.0:
-            return self.expectation(psi, diagonal)
+    def cvar(self, psi, diagonal: Diagonal, alpha: float) -> float:
         masses = self.level_probabilities(psi, diagonal)
         return self.host.cvar_ascending(diagonal.data.levels, diagonal.unit, diagonal.constant, masses, alpha)
+
+    def expectations(self, program: Program, parameters: np.ndarray, observables: Sequence[Observable]) -> np.ndarray:
+        """With a Pauli sum among the observables, every one of them from the host vector by
+        the CPU engine's reductions (one copy per row); else on the device."""
+        if not any(isinstance(observable, PauliSum) for observable in observables):
+            return super().expectations(program, parameters, observables)
+        values = np.empty((len(parameters), len(observables)))
+        for row, x in enumerate(parameters):
+            psi = self.vector(self.evolve(program, x))
+            values[row] = sv_cpu.vector_values(psi, observables)
+        return values
 
     def memory_required(self, num_qubits: int) -> int:
         """Peak device bytes, as counted from the array expressions (not measured on a device):
@@ -231,7 +257,7 @@ class ArrayQaoaEngine:
         """``|psi|^2`` as a host float64 vector (for the CPU engine's inverse-CDF sampling)."""
         return self._host(self._squared(psi)).astype(np.float64, copy=False)
 
-    def state(self, psi) -> np.ndarray:
+    def vector(self, psi) -> np.ndarray:
         """The state as a host complex vector (a copy for ``xp=cupy``)."""
         return self._host(psi)
 

@@ -8,25 +8,40 @@ gate per pass. These kernels implement QOKit's approach for the circuits qbench 
 Conventions: amplitude index bit ``q`` is qubit ``q`` (Qiskit's little-endian order); a Z term
 has eigenvalue ``s_q = 1 - 2 x_q``. Every kernel works in place on a contiguous complex vector
 (complex128 or complex64) and is multithreaded with ``prange`` over independent chunks.
+
+The vector butterflies, the prefetch and the ``noalias`` bodies come from the LLVM-IR layer
+(:mod:`qbench.backends.sv_intrinsics`), or from its plain-numba twins
+(:mod:`qbench.backends.sv_intrinsics_plain`) where that layer does not import or fails its check
+on the installed numba (:func:`vector_layer`, run before the first kernel is compiled).
 """
 
 from __future__ import annotations
 
 import os
-
 import types
+import warnings
 from types import SimpleNamespace
 
 import numba
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange
-from numba import types as numba_types
-from numba.core import compiler as numba_compiler
-from numba.core import cgutils
-from numba.extending import intrinsic
 
 from qbench import compilation
+from qbench.backends import sv_intrinsics_plain as plain
+from qbench.backends.sv_intrinsics_plain import LANES, ROW_BITS
+
+try:
+    from qbench.backends import sv_intrinsics as intrinsics
+    _IMPORT_ERROR: Exception | None = None
+except Exception as error:  # numba's or llvmlite's internals differ from those the IR was written for
+    intrinsics = None
+    _IMPORT_ERROR = error
+
+_LAYER = intrinsics if intrinsics is not None else plain
+_rx4_vectors = _LAYER.rx4_vectors
+_row_vectors_rx = _LAYER.row_vectors_rx
+_row_vectors_general = _LAYER.row_vectors_general
+_prefetch = _LAYER.prefetch
 
 # Numba's own thread pool ("workqueue") rather than OpenMP unless the user chose a layer: on a
 # machine shared with other jobs, OpenMP's barriers stalled each parallel pass by up to 0.2 s
@@ -77,27 +92,66 @@ def parallel_kernel(**options):
     return compile_both
 
 
-class _NoAliasPipeline(numba_compiler.Compiler):
-    """numba's nopython pipeline with its ``noalias`` flag: the function's array arguments are
-    taken not to share memory (LLVM's ``noalias``), as numba already does for the bodies of
-    ``prange`` loops whose arrays it finds distinct. The functions compiled this way (a chunk or
-    tile of a memory pass, see :func:`work_function`) are called with distinct arrays only."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.state.flags.noalias = True
+#: The functions made by :func:`work_function`, by name (recompiled without the IR layer's
+#: pipeline when the plain layer takes over).
+_WORK_FUNCTIONS: list[str] = []
 
 
 def work_function(function):
-    """``njit(cache=True, fastmath=True)`` with :class:`_NoAliasPipeline`: the body of a
-    parallel pass (one chunk or tile), called from the parallel kernel's ``prange`` loop and
+    """``njit(cache=True, fastmath=True)`` with the IR layer's ``noalias`` pipeline
+    (``sv_intrinsics.NoAliasPipeline``): the body of a parallel pass (one chunk or tile),
+    called from the parallel kernel's ``prange`` loop and
     from its serial twin, so that it is compiled once for both (the passes' gates, inlined in
     it, are most of the kernels' compilation: measured with an empty numba cache, the kernels
     of a QAOA run, CVaR and sampling at n = 10 and 19: 277 s with the bodies in the kernels,
     67 s this way; 40 s for the current kernels). Without
     ``noalias`` the outlined low pass ran 5-7% slower than inside the ``prange`` loop
     (measured, n = 24, one thread: 4.8 vs 4.5 ns per amplitude); with it, as fast."""
-    return njit(cache=True, fastmath=True, pipeline_class=_NoAliasPipeline)(function)
+    _WORK_FUNCTIONS.append(function.__name__)
+    return njit(cache=True, fastmath=True, **_LAYER.WORK_OPTIONS)(function)
+
+
+#: Which intrinsics the kernels compile with, once :func:`vector_layer` has checked.
+_CHOSEN: str | None = None
+
+
+def vector_layer() -> str:
+    """``"llvm-ir"`` when the IR intrinsics import and pass :func:`sv_intrinsics.check`, else
+    ``"plain numba (<why>)"`` after switching every kernel to the plain-numba twins (with a
+    warning: the same results to rounding, slower kernels). Checked once per process, before the engine's first
+    kernel call, so that no kernel has been compiled with the other layer yet."""
+    global _CHOSEN
+    if _CHOSEN is None:
+        failure = _IMPORT_ERROR
+        if failure is None:
+            try:
+                intrinsics.check()
+            except Exception as error:
+                failure = error
+        reason = None if failure is None else f"{type(failure).__name__}: {(str(failure).strip() or '-').splitlines()[0]}"
+        _CHOSEN = "llvm-ir" if reason is None else f"plain numba ({reason})"
+        if reason is not None:
+            if _LAYER is not plain:
+                use_plain_layer()
+            warnings.warn(f"qbench: the state-vector kernels run without their LLVM-IR intrinsics ({reason}); "
+                          "the same results to rounding, slower", RuntimeWarning, stacklevel=2)
+    return _CHOSEN
+
+
+def use_plain_layer() -> None:
+    """Compile the kernels from here on with the plain-numba intrinsics: the module's names of
+    the intrinsics rebound, the work functions recompiled without the ``noalias`` pipeline
+    under names of their own (numba's cache does not key on the pipeline)."""
+    global _LAYER, _rx4_vectors, _row_vectors_rx, _row_vectors_general, _prefetch
+    _LAYER = plain
+    _rx4_vectors, _row_vectors_rx = plain.rx4_vectors, plain.row_vectors_rx
+    _row_vectors_general, _prefetch = plain.row_vectors_general, plain.prefetch
+    for name in _WORK_FUNCTIONS:
+        function = globals()[name].py_func
+        twin = types.FunctionType(function.__code__, function.__globals__, name + "_plain", function.__defaults__,
+                                  function.__closure__)
+        twin.__qualname__ = function.__qualname__ + "_plain"
+        globals()[name] = njit(cache=True, fastmath=True)(twin)
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,12 +352,6 @@ def product_state(re, im, vectors, L, pitch):
             im[base + lo] = v.imag
 
 
-#: Sweeps run on contiguous rows of at least 2^ROW_BITS amplitudes (as numba loops, rows of 8
-#: ran at the scalar speed: 0.73 ns per amplitude and gate for rows of 8, 0.18 for 64, 0.13 for
-#: 1024); the gates on the lowest ROW_BITS qubits run on each row in registers
-#: (:func:`_row_gates`: ROW_BITS - 3 bits across vectors of LANES = 8 values, 3 across lanes).
-ROW_BITS = 6
-
 
 @njit(cache=True, inline="always")
 def _rx_rows(re, im, a, b, count, c, s):
@@ -350,109 +398,6 @@ def _rx4(ar, ai, br, bi, cr, ci, dr, di, c1, s1, c2, s2):
     return (c2 * ar + s2 * ci, c2 * ai - s2 * cr, c2 * br + s2 * di, c2 * bi - s2 * dr,
             c2 * cr + s2 * ai, c2 * ci - s2 * ar, c2 * dr + s2 * bi, c2 * di - s2 * br)
 
-
-#: Values per vector of the IR butterflies (:func:`_rx4_vectors`, :func:`_row_gates`): one
-#: AVX-512 register of float64; LLVM splits the vectors where the machine's are narrower.
-LANES = 8
-
-
-class _VectorCode:
-    """LLVM IR for butterflies on vectors of LANES values of ``dtype`` (the arrays' precision),
-    shared by the intrinsics below: loads and stores at an element, coefficients spread over the
-    lanes, and the complex updates, as multiply-adds."""
-
-    def __init__(self, context, builder, dtype, array):
-        self.context, self.builder, self.dtype = context, builder, dtype
-        scalar = context.get_data_type(dtype)
-        self.vector = ir.VectorType(scalar, LANES)
-        self.index32 = ir.IntType(32)
-        self.fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
-            f"llvm.fma.v{LANES}f{64 if isinstance(scalar, ir.DoubleType) else 32}")
-        self.alignment = array.data.type.pointee.get_abi_alignment(context.target_data)  # of one value
-
-    def pointer(self, array, at):
-        """The vector of ``array`` (a numba array structure) from element ``at``."""
-        return self.builder.bitcast(self.builder.gep(array.data, [at]), self.vector.as_pointer())
-
-    def load(self, array, at):
-        return self.builder.load(self.pointer(array, at), align=self.alignment)
-
-    def store(self, value, array, at):
-        self.builder.store(value, self.pointer(array, at), align=self.alignment)
-
-    def cast(self, value, numba_type):
-        """A scalar of type ``numba_type`` in the arrays' precision."""
-        return self.context.cast(self.builder, value, numba_type, self.dtype)
-
-    def lanes(self, values):
-        """A vector with lane l = values[l]."""
-        result = ir.Constant(self.vector, ir.Undefined)
-        for lane, value in enumerate(values):
-            result = self.builder.insert_element(result, value, ir.Constant(self.index32, lane))
-        return result
-
-    def splat(self, value):
-        """``value`` in every lane."""
-        one = self.builder.insert_element(ir.Constant(self.vector, ir.Undefined), value, ir.Constant(self.index32, 0))
-        return self.builder.shuffle_vector(one, ir.Constant(self.vector, ir.Undefined),
-                                           ir.Constant(ir.VectorType(self.index32, LANES), [0] * LANES))
-
-    def shuffle(self, value, lanes):
-        """``value`` with lane l taken from lane ``lanes[l]``."""
-        return self.builder.shuffle_vector(value, value, ir.Constant(ir.VectorType(self.index32, LANES), list(lanes)))
-
-    def combine(self, terms):
-        """sum of a * b over the (a, b) pairs of vectors, as multiply-adds."""
-        total = self.builder.fmul(*terms[0])
-        for a, b in terms[1:]:
-            total = self.builder.call(self.fma, [a, b, total])
-        return total
-
-    def rx(self, c, s, xr, xi, yr, yi):
-        """c x - i s y (RX-type gate [[c, -is], [-is, c]] on x with partner y; c, s vectors)."""
-        return self.combine([(c, xr), (s, yi)]), self.combine([(c, xi), (self.builder.fneg(s), yr)])
-
-    def general(self, u, v, xr, xi, yr, yi):
-        """u x + v y for complex vectors u = (ur, ui), v = (vr, vi)."""
-        (ur, ui), (vr, vi) = u, v
-        neg = self.builder.fneg
-        return (self.combine([(ur, xr), (neg(ui), xi), (vr, yr), (neg(vi), yi)]),
-                self.combine([(ur, xi), (ui, xr), (vr, yi), (vi, yr)]))
-
-
-@intrinsic
-def _rx4_vectors(typingctx, re, im, at, step1, step2, out_re, out_im, out_at, out_step1, out_step2, c1, s1, c2, s2):
-    """The butterflies of :func:`_rx4` on LANES consecutive values of four rows, ``at``, ``at +
-    step1``, ``at + step2`` and ``at + step1 + step2`` of ``re, im``, written to the same rows
-    (``out_step1``, ``out_step2`` apart) of ``out_re, out_im`` from ``out_at``, which may be the
-    input itself: every value is loaded before any is stored. Written in LLVM IR: numba's loops
-    over eight row slices vectorise behind run-time checks that the rows do not overlap, and
-    their loop control (measured, one thread, a 2^14-amplitude tile in L2, the gates on bits
-    6-13: 0.139 ns per amplitude and gate as a numba loop, 0.126 as these vectors; with the
-    tile in L1 0.156 against 0.111)."""
-    def codegen(context, builder, signature, args):
-        source = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 1)]
-        target = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (5, 6)]
-        code = _VectorCode(context, builder, signature.args[0].dtype, source[0])
-
-        def starts(at, step1, step2):
-            return at, builder.add(at, step1), builder.add(at, step2), builder.add(builder.add(at, step1), step2)
-
-        inputs = starts(args[2], args[3], args[4])
-        real = [code.load(source[0], at) for at in inputs]
-        imag = [code.load(source[1], at) for at in inputs]
-        for (c, s), pairs in (((10, 11), ((0, 1), (2, 3))), ((12, 13), ((0, 2), (1, 3)))):
-            c, s = (code.splat(code.cast(args[k], signature.args[k])) for k in (c, s))
-            for a, b in pairs:  # (c, s) on rows a, b: a' = c a - i s b, b' = c b - i s a
-                (real[a], imag[a]), (real[b], imag[b]) = (code.rx(c, s, real[a], imag[a], real[b], imag[b]),
-                                                          code.rx(c, s, real[b], imag[b], real[a], imag[a]))
-        for k, at in enumerate(starts(args[7], args[8], args[9])):
-            code.store(real[k], target[0], at)
-            code.store(imag[k], target[1], at)
-        return context.get_dummy_value()
-    intp = numba_types.intp
-    return numba_types.void(re, im, intp, intp, intp, out_re, out_im, intp, intp, intp, c1, s1, c2, s2), codegen
 
 
 @njit(cache=True, inline="always")
@@ -602,95 +547,12 @@ def _gates_into(re, im, size, low, high, M, first, form, out_re, out_im):
         out_im[k] = im[k]
 
 
-def _row_vectors_intrinsic(general):
-    """The intrinsic of :func:`_row_gates`: the gates on bits 0..ROW_BITS-1 of 2^ROW_BITS
-    consecutive values held in registers, the low bits across the lanes of a vector, the others
-    across vectors. ``general``: any 2x2 matrices, ``gates`` a C-contiguous array of the
-    kernels' rows [u00r, u00i, u01r, u01i, u10r, u10i, u11r, u11i] (rows 0..ROW_BITS-1); else
-    RX-type gates, ``gates`` a tuple (c0, s0, c1, s1, ...) as in :func:`_rx_rows`."""
-    lane_bits = LANES.bit_length() - 1
-    vectors = 1 << (ROW_BITS - lane_bits)
-
-    def typer(typingctx, re, im, at, out_re, out_im, out_at, gates):
-        if general and not (isinstance(gates, numba_types.Array) and gates.ndim == 2 and gates.layout == "C"):
-            # the codegen reads gate g's number k at offset 8 g + k
-            raise numba.core.errors.TypingError(f"general gates must be a C-contiguous 2-d array of rows, got {gates}")
-
-        def codegen(context, builder, signature, args):
-            source = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 1)]
-            target = [context.make_array(signature.args[k])(context, builder, args[k]) for k in (3, 4)]
-            code = _VectorCode(context, builder, signature.args[0].dtype, source[0])
-            if general:
-                table = context.make_array(signature.args[6])(context, builder, args[6])
-
-            def coefficient(k):  # the k-th number describing the gates, in the arrays' precision
-                if general:
-                    return code.cast(builder.load(builder.gep(table.data, [ir.Constant(ir.IntType(64), k)])),
-                                     signature.args[6].dtype)
-                return code.cast(builder.extract_value(args[6], k), signature.args[6].types[k])
-
-            def offsets(at):
-                return [builder.add(at, ir.Constant(at.type, k * LANES)) for k in range(vectors)]
-
-            real = [code.load(source[0], at) for at in offsets(args[2])]
-            imag = [code.load(source[1], at) for at in offsets(args[2])]
-            for gate in range(ROW_BITS):
-                if general:
-                    u = [coefficient(8 * gate + k) for k in range(8)]  # u00r u00i u01r u01i u10r u10i u11r u11i
-                else:
-                    c, s = coefficient(2 * gate), coefficient(2 * gate + 1)
-                if gate < lane_bits:  # pairs of lanes l, l ^ 2^gate in every vector
-                    bit = 1 << gate
-                    if general:  # lane l: its own value times u00 or u11, its partner's times u01 or u10
-                        own = [code.lanes([u[k + 6] if lane & bit else u[k] for lane in range(LANES)]) for k in (0, 1)]
-                        other = [code.lanes([u[k + 4] if lane & bit else u[k + 2] for lane in range(LANES)]) for k in (0, 1)]
-                    else:
-                        c_all, s_all = code.splat(c), code.splat(s)
-                    for k in range(vectors):
-                        xr, xi = real[k], imag[k]
-                        pr, pi = (code.shuffle(x, [lane ^ bit for lane in range(LANES)]) for x in (xr, xi))
-                        if general:
-                            real[k], imag[k] = code.general(own, other, xr, xi, pr, pi)
-                        else:  # x' = c x - i s p
-                            real[k], imag[k] = code.rx(c_all, s_all, xr, xi, pr, pi)
-                    continue
-                step = 1 << (gate - lane_bits)  # pairs of vectors a, a + step
-                if general:
-                    v = [code.splat(x) for x in u]
-                else:
-                    c_all, s_all = code.splat(c), code.splat(s)
-                for a in range(vectors):
-                    if a & step:
-                        continue
-                    b = a + step
-                    ar, ai, br, bi = real[a], imag[a], real[b], imag[b]
-                    if general:  # a' = u00 a + u01 b, b' = u10 a + u11 b
-                        (real[a], imag[a]), (real[b], imag[b]) = (code.general(v[0:2], v[2:4], ar, ai, br, bi),
-                                                                  code.general(v[4:6], v[6:8], ar, ai, br, bi))
-                    else:  # a' = c a - i s b, b' = c b - i s a
-                        (real[a], imag[a]), (real[b], imag[b]) = (code.rx(c_all, s_all, ar, ai, br, bi),
-                                                                  code.rx(c_all, s_all, br, bi, ar, ai))
-            for k, at in enumerate(offsets(args[5])):
-                code.store(real[k], target[0], at)
-                code.store(imag[k], target[1], at)
-            return context.get_dummy_value()
-        intp = numba_types.intp
-        return numba_types.void(re, im, intp, out_re, out_im, intp, gates), codegen
-    typer.__name__ = typer.__qualname__ = "row_vectors_" + ("general" if general else "rx")
-    return intrinsic(typer)
-
-
-# _row_gates lists the six gates of a row one by one; LANES = 8 puts three of them across lanes
-assert ROW_BITS == 6 and LANES == 8
-_row_vectors_rx = _row_vectors_intrinsic(False)
-_row_vectors_general = _row_vectors_intrinsic(True)
-
 
 @njit(cache=True, inline="always")
 def _row_gates(re, im, at, out_re, out_im, out_at, M, form):
     """Gates M[0:ROW_BITS] (qubits 0..ROW_BITS-1) on the 2^ROW_BITS values from ``at`` of ``re,
     im``, written from ``out_at`` of ``out_re, out_im`` (may be the input): one load and one
-    store per value, in registers (:func:`_row_vectors_intrinsic`). Each form its own call (the
+    store per value, in registers (``sv_intrinsics.row_vectors_rx``, ``row_vectors_general``). Each form its own call (the
     tangent form's literal 1.0 folds away, see :func:`_quad`). Replaces a transpose of the
     chunk (so that bits 0-5 indexed rows of a tile) and three sweeps over that tile: measured,
     one thread, a 2^14-amplitude chunk in L2, 1.59 -> 0.53 ns per amplitude."""
@@ -925,22 +787,6 @@ def phase_ising_low_block(re, im, h, J, M, rx, L, pitch, uniform=-1.0):
         _phase_low_chunk(re, im, no_index, no_phases, h, J, pr, pi, M, L, pitch, form, uniform, np.int64(c))
 
 
-@intrinsic
-def _prefetch(typingctx, array, index):
-    """Ask for the cache line holding ``array[index]`` (LLVM's ``llvm.prefetch``: read, to all
-    cache levels; a hint, never a fault). numba has no prefetch of its own."""
-    def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
-        view = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)
-        byte_pointer = ir.IntType(8).as_pointer()
-        hint = ir.FunctionType(ir.VoidType(), [byte_pointer] + [ir.IntType(32)] * 3)
-        function = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0")
-        constant = [ir.Constant(ir.IntType(32), v) for v in (0, 3, 1)]  # read, keep in all levels, data
-        builder.call(function, [builder.bitcast(pointer, byte_pointer)] + constant)
-        return context.get_dummy_value()
-    return numba_types.void(array, numba_types.intp), codegen
-
 
 @njit(cache=True, inline="always")
 def _prefetch_row(re, im, start, run):
@@ -1143,7 +989,7 @@ def compact_sorted(values, rank):
 def cvar_ascending(levels, unit, constant, masses, alpha):
     """CVaR at ``alpha`` of the values ``unit * levels + constant`` (``levels`` ascending,
     ``unit > 0``) with (unnormalised) ``masses``: the mean of the lowest ``alpha`` of the mass,
-    the boundary value counted in part (as :func:`qbench.variational.cvar`, without its sort and
+    the boundary value counted in part (as :func:`qbench.qubo_cost.cvar`, without its sort and
     copies of arrays as long as the levels: a float cost has about one level per state)."""
     total = 0.0
     for k in range(masses.shape[0]):

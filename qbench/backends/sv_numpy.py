@@ -3,10 +3,12 @@
 The numba kernels (:mod:`qbench.backends.sv_kernels`) are compiled the first time they run (tens
 of seconds with an empty numba cache, see ``qbench.compilation``), which on a state of a few
 thousand amplitudes costs far more than the work. States of fewer than
-``statevector.NUMPY_BELOW`` qubits therefore run on these functions instead: the same names,
+``sv_kernel_sets.NUMPY_BELOW`` qubits therefore run on these functions instead: the same names,
 arguments and results as the kernels the engine calls on such states (QAOA layouts themselves
 evolve on :class:`qbench.backends.sv_gpu.ArrayQaoaEngine` with ``xp=numpy``). Each is written
-for clarity on small arrays, not for speed or memory on large ones.
+for clarity on small arrays, not for speed or memory on large ones. They are part of the fast
+CPU engine (:mod:`qbench.backends.sv_cpu`); the engine written to be read and checked against
+is :mod:`qbench.backends.sv_reference`.
 
 Layout conventions are the kernels': amplitude index bit ``q`` is qubit ``q``; a state in parts
 is ``re``/``im`` in chunks of 2^L values ``pitch`` apart; ``index``/``values`` are logical.
