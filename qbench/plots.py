@@ -45,8 +45,13 @@ def _finish(fig, ax, path: Path, title: str, xlabel: str | None, ylabel: str) ->
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7)
+    return save(fig, path)
+
+
+def save(fig, path: Path, dpi: int = 120) -> bool:
+    """Lay out, write the PNG and release the figure."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return True
 

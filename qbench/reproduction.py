@@ -663,10 +663,7 @@ def published_table(evidence: Evidence) -> tuple[pd.DataFrame, list[str]]:
 def figure_gaps(summary: pd.DataFrame, table: pd.DataFrame, path: Path) -> bool:
     """Per study, each row's run gaps (dots; triangles at the top: infeasible) against its
     random baseline (median and 2.5-97.5 % band of the runs' baselines)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from qbench.plots import plt, save
 
     if summary.empty:
         return False
@@ -703,18 +700,12 @@ def figure_gaps(summary: pd.DataFrame, table: pd.DataFrame, path: Path) -> bool:
         ax.set_title(f"{study}: run gap vs matched random baseline")
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return save(fig, path, dpi=110)
 
 
 def figure_qubits(qubits: pd.DataFrame, path: Path) -> bool:
     """Qubits per instance and formulation (hatched: computed, not run); log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from qbench.plots import plt, save
 
     if qubits.empty:
         return False
@@ -743,10 +734,7 @@ def figure_qubits(qubits: pd.DataFrame, path: Path) -> bool:
     ax.set_ylabel("qubits")
     ax.set_title("qubits per instance and formulation")
     ax.legend(handles=handles, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return save(fig, path, dpi=110)
 
 
 # -- the document -------------------------------------------------------------------------------
